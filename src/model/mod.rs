@@ -1,0 +1,76 @@
+//! The facts esm-guard reads: plain data, serde round-trippable, no AWS SDK types.
+//!
+//! A `Snapshot` is everything the rules need about one region. The collector fills it from
+//! AWS; `esm-guard snapshot` saves it; `--snapshot FILE` and the tests read it back.
+
+mod cluster;
+mod esm;
+mod network;
+mod security;
+
+pub use cluster::*;
+pub use esm::*;
+pub use network::*;
+pub use security::*;
+
+use serde::{Deserialize, Serialize};
+
+/// The schema tag written into every saved snapshot.
+pub const SNAPSHOT_SCHEMA: &str = "esm-guard/snapshot/v1";
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Snapshot {
+    pub schema: String,
+    pub region: String,
+    pub mappings: Vec<EventSourceMapping>,
+    pub clusters: Vec<MskCluster>,
+    pub vpcs: Vec<Vpc>,
+    pub subnets: Vec<Subnet>,
+    pub route_tables: Vec<RouteTable>,
+    pub internet_gateways: Vec<InternetGateway>,
+    pub nat_gateways: Vec<NatGateway>,
+    pub vpc_endpoints: Vec<VpcEndpoint>,
+    pub security_groups: Vec<SecurityGroup>,
+    pub network_acls: Vec<NetworkAcl>,
+    /// Facts that could not be read. Each one turns into an `insufficient-data` finding on
+    /// the mappings it touches, so a mapping is never judged on half the facts.
+    pub gaps: Vec<DataGap>,
+}
+
+impl Snapshot {
+    pub fn new(region: impl Into<String>) -> Self {
+        Snapshot {
+            schema: SNAPSHOT_SCHEMA.to_string(),
+            region: region.into(),
+            ..Snapshot::default()
+        }
+    }
+}
+
+/// A fact that could not be read, and which mappings it leaves undecided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataGap {
+    /// The API call that failed, e.g. `ec2:DescribeRouteTables`.
+    pub api_call: String,
+    /// The IAM action to grant, e.g. `ec2:DescribeRouteTables`.
+    pub iam_action: String,
+    /// The error code and message the call returned.
+    pub error: String,
+    pub scope: GapScope,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum GapScope {
+    /// Every mapping in the snapshot.
+    All,
+    /// The mappings whose network lies in this VPC.
+    Vpc(String),
+    /// The mappings on this MSK cluster.
+    Cluster(String),
+    /// One mapping, by UUID.
+    Mapping(String),
+    /// The mappings of this function (by ARN).
+    Function(String),
+}

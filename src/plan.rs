@@ -1,0 +1,514 @@
+//! Findings to actions: the narrow, additive changes of `RULES.md` that esm-guard may make,
+//! and for everything else a manual step with the exact AWS CLI command.
+//!
+//! Planning is convergent: it simulates its own automated actions on a copy of the snapshot
+//! and plans again until nothing new is needed, so one plan clears what it targets.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::index::Index;
+use crate::model::{SgRule, Snapshot, VpcEndpoint};
+use crate::rules::{evaluate, Finding, Fix, MappingReport, Report, RuleId};
+
+/// Tags on everything esm-guard creates.
+pub const TAG_MANAGED: &str = "esm-guard:managed";
+pub const TAG_REASON: &str = "esm-guard:reason";
+pub const TAG_MAPPING: &str = "esm-guard:esm-uuid";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    /// Stable and derived from what the action does: the same change has the same id.
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: ActionKind,
+    /// True when esm-guard can make this change itself (with remediation enabled).
+    pub automatic: bool,
+    pub description: String,
+    /// The AWS CLI command(s) that make the change, with the real ids filled in.
+    pub command: String,
+    /// The findings this action clears.
+    pub fixes: Vec<FindingRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FindingRef {
+    pub esm_uuid: String,
+    pub rule: RuleId,
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ActionKind {
+    AuthorizeIngress {
+        group_id: String,
+        port: u16,
+        source_group_id: String,
+        reason: RuleId,
+    },
+    AuthorizeEgress {
+        group_id: String,
+        port: u16,
+        destination_group_id: String,
+        reason: RuleId,
+    },
+    CreateInterfaceEndpoint {
+        vpc_id: String,
+        service_name: String,
+        subnet_ids: Vec<String>,
+        security_group_ids: Vec<String>,
+        private_dns_enabled: bool,
+        policy_document: String,
+        /// Derived from (VPC, service): a retried create cannot make a second endpoint.
+        client_token: String,
+    },
+    Manual {
+        rule: RuleId,
+        resources: Vec<String>,
+    },
+}
+
+impl Action {
+    pub fn reason(&self) -> RuleId {
+        match &self.kind {
+            ActionKind::AuthorizeIngress { reason, .. }
+            | ActionKind::AuthorizeEgress { reason, .. } => *reason,
+            ActionKind::CreateInterfaceEndpoint { .. } => RuleId::NoServicePath,
+            ActionKind::Manual { rule, .. } => *rule,
+        }
+    }
+
+    /// Whether this action clears `finding` of `esm_uuid`.
+    pub fn fixes_finding(&self, esm_uuid: &str, finding: &Finding) -> bool {
+        self.fixes.iter().any(|f| {
+            f.esm_uuid == esm_uuid && f.rule == finding.rule && f.resources == finding.resources
+        })
+    }
+}
+
+/// Plans the actions for every finding of `report` (which must come from `snapshot`).
+pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
+    let mut actions: BTreeMap<String, Action> = BTreeMap::new();
+    let mut simulated: Option<Snapshot> = None;
+    let mut current = report.clone();
+    // Each round's automated actions can reveal follow-ups (a new endpoint's security group
+    // must admit 443); four rounds is more than the longest such chain (endpoint, ingress).
+    for _ in 0..4 {
+        let snap = simulated.as_ref().unwrap_or(snapshot);
+        let index = Index::new(snap);
+        let mut new_automatic = Vec::new();
+        for mapping in &current.mappings {
+            for finding in &mapping.findings {
+                for action in actions_for(&index, mapping, finding) {
+                    match actions.get_mut(&action.id) {
+                        Some(existing) => merge(existing, action),
+                        None => {
+                            if action.automatic {
+                                new_automatic.push(action.id.clone());
+                            }
+                            actions.insert(action.id.clone(), action);
+                        }
+                    }
+                }
+            }
+        }
+        if new_automatic.is_empty() {
+            break;
+        }
+        let mut next = simulated.take().unwrap_or_else(|| snapshot.clone());
+        for id in &new_automatic {
+            simulate(&mut next, &actions[id]);
+        }
+        current = evaluate(&next);
+        simulated = Some(next);
+    }
+    let mut actions: Vec<Action> = actions.into_values().collect();
+    for action in &mut actions {
+        action.fixes.sort();
+        action.fixes.dedup();
+    }
+    actions
+}
+
+fn merge(existing: &mut Action, more: Action) {
+    existing.fixes.extend(more.fixes);
+    if let (
+        ActionKind::CreateInterfaceEndpoint {
+            policy_document,
+            subnet_ids,
+            ..
+        },
+        ActionKind::CreateInterfaceEndpoint {
+            policy_document: other,
+            subnet_ids: other_subnets,
+            ..
+        },
+    ) = (&mut existing.kind, more.kind)
+    {
+        *policy_document = merge_policies(policy_document, &other);
+        for s in other_subnets {
+            if !subnet_ids.contains(&s) {
+                subnet_ids.push(s);
+            }
+        }
+        subnet_ids.sort();
+    }
+}
+
+/// One policy holding the statements of both (identical statements once).
+fn merge_policies(a: &str, b: &str) -> String {
+    let statements = |doc: &str| -> Vec<Value> {
+        serde_json::from_str::<Value>(doc)
+            .ok()
+            .and_then(|v| v.get("Statement").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+    };
+    let mut all = statements(a);
+    for s in statements(b) {
+        if !all.contains(&s) {
+            all.push(s);
+        }
+    }
+    serde_json::json!({ "Statement": all }).to_string()
+}
+
+/// Applies an automated action to the model, as AWS would after it succeeds.
+pub fn simulate(snapshot: &mut Snapshot, action: &Action) {
+    match &action.kind {
+        ActionKind::AuthorizeIngress {
+            group_id,
+            port,
+            source_group_id,
+            ..
+        } => {
+            if let Some(g) = snapshot
+                .security_groups
+                .iter_mut()
+                .find(|g| g.id == *group_id)
+            {
+                g.ingress.push(tcp_rule(*port, source_group_id));
+            }
+        }
+        ActionKind::AuthorizeEgress {
+            group_id,
+            port,
+            destination_group_id,
+            ..
+        } => {
+            if let Some(g) = snapshot
+                .security_groups
+                .iter_mut()
+                .find(|g| g.id == *group_id)
+            {
+                g.egress.push(tcp_rule(*port, destination_group_id));
+            }
+        }
+        ActionKind::CreateInterfaceEndpoint {
+            vpc_id,
+            service_name,
+            subnet_ids,
+            security_group_ids,
+            policy_document,
+            client_token,
+            ..
+        } => snapshot.vpc_endpoints.push(VpcEndpoint {
+            id: format!("vpce-{client_token}"),
+            vpc_id: vpc_id.clone(),
+            service_name: service_name.clone(),
+            endpoint_type: "Interface".into(),
+            state: "available".into(),
+            subnet_ids: subnet_ids.clone(),
+            security_group_ids: security_group_ids.clone(),
+            route_table_ids: vec![],
+            private_dns_enabled: true,
+            policy_document: Some(policy_document.clone()),
+            tags: Default::default(),
+        }),
+        ActionKind::Manual { .. } => {}
+    }
+}
+
+fn tcp_rule(port: u16, group: &str) -> SgRule {
+    SgRule {
+        protocol: "tcp".into(),
+        from_port: Some(i32::from(port)),
+        to_port: Some(i32::from(port)),
+        group_ids: vec![group.to_string()],
+        ..SgRule::default()
+    }
+}
+
+/// A token for `CreateVpcEndpoint`'s `ClientToken`: the same (VPC, service) always gives
+/// the same token, so a retry or a racing second run cannot create a second endpoint.
+pub fn client_token(vpc_id: &str, service_name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("esm-guard/{vpc_id}/{service_name}"));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn actions_for(index: &Index<'_>, mapping: &MappingReport, finding: &Finding) -> Vec<Action> {
+    let snapshot = index.snapshot;
+    let fixes = vec![FindingRef {
+        esm_uuid: mapping.uuid.clone(),
+        rule: finding.rule,
+        resources: finding.resources.clone(),
+    }];
+    let manual = |key: &str, description: String, command: String| Action {
+        id: format!("manual/{}/{key}", finding.rule),
+        kind: ActionKind::Manual {
+            rule: finding.rule,
+            resources: finding.resources.clone(),
+        },
+        automatic: false,
+        description,
+        command,
+        fixes: fixes.clone(),
+    };
+    let action = match &finding.fix {
+        Fix::None => return vec![],
+        Fix::SelfReference { group_id, .. } if group_id.is_empty() => return vec![],
+        Fix::SelfReference { group_id, port, egress: false } => {
+            authorize(false, group_id, *port, group_id, finding.rule, fixes)
+        }
+        Fix::SelfReference { group_id, port, egress: true } => {
+            authorize(true, group_id, *port, group_id, finding.rule, fixes)
+        }
+        Fix::EndpointIngress { endpoint_group, esm_group, .. } if !endpoint_group.is_empty() && !esm_group.is_empty() => {
+            authorize(false, endpoint_group, 443, esm_group, finding.rule, fixes)
+        }
+        Fix::EndpointEgress { esm_group, endpoint_group, .. } if !endpoint_group.is_empty() && !esm_group.is_empty() => {
+            authorize(true, esm_group, 443, endpoint_group, finding.rule, fixes)
+        }
+        Fix::EndpointIngress { endpoint_id, .. } | Fix::EndpointEgress { endpoint_id, .. } => manual(
+            endpoint_id,
+            format!("Give endpoint {endpoint_id} and the mapping security groups, then allow TCP 443 between them"),
+            format!("aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {endpoint_id}"),
+        ),
+        Fix::CreateEndpoint {
+            vpc_id,
+            service,
+            subnet_ids,
+            security_group_id,
+            policy,
+            private_dns_off,
+            ..
+        } => {
+            let service_name = format!("com.amazonaws.{}.{service}", snapshot.region);
+            if let Some(endpoint_id) = private_dns_off {
+                manual(
+                    &format!("{vpc_id}/{service}"),
+                    format!("Enable private DNS on the existing {service} endpoint {endpoint_id} (esm-guard never switches private DNS itself)"),
+                    format!("aws ec2 modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --private-dns-enabled"),
+                )
+            } else {
+                let token = client_token(vpc_id, &service_name);
+                let policy_text = policy.clone().unwrap_or_else(|| {
+                    format!("<a policy allowing what the mapping needs of {service}: the execution role is not known>")
+                });
+                let command = format!(
+                    "aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --vpc-id {vpc_id} --service-name {service_name} --subnet-ids {} --security-group-ids {security_group_id} --private-dns-enabled --policy-document {} --client-token {token} --tag-specifications {}",
+                    subnet_ids.join(" "),
+                    shell_quote(&policy_text),
+                    shell_quote(&tag_spec("vpc-endpoint", finding.rule, &mapping.uuid)),
+                );
+                match policy {
+                    Some(policy_document) if !security_group_id.is_empty() => Action {
+                        id: format!("create-endpoint/{vpc_id}/{service}"),
+                        kind: ActionKind::CreateInterfaceEndpoint {
+                            vpc_id: vpc_id.clone(),
+                            service_name: service_name.clone(),
+                            subnet_ids: subnet_ids.clone(),
+                            security_group_ids: vec![security_group_id.clone()],
+                            private_dns_enabled: true,
+                            policy_document: policy_document.clone(),
+                            client_token: token,
+                        },
+                        automatic: true,
+                        description: format!(
+                            "Create an interface endpoint for {service_name} in {vpc_id} (subnets {}, security group {security_group_id}, private DNS, the guide's restrictive policy)",
+                            subnet_ids.join(", ")
+                        ),
+                        command,
+                        fixes,
+                    },
+                    _ => manual(
+                        &format!("{vpc_id}/{service}"),
+                        format!("Create an interface endpoint for {service_name} in {vpc_id}; esm-guard cannot write its policy because the function's execution role is not known"),
+                        command,
+                    ),
+                }
+            }
+        }
+        Fix::EgressAnywhere { esm_group } => manual(
+            esm_group,
+            format!("Allow TCP 443 out of {esm_group} to 0.0.0.0/0 for the NAT path (esm-guard never opens 0.0.0.0/0 itself)"),
+            format!("aws ec2 authorize-security-group-egress --group-id {esm_group} --ip-permissions 'IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{{CidrIp=0.0.0.0/0,Description=\"esm-guard: https-egress\"}}]'"),
+        ),
+        Fix::BrokerEgressCidr { group_id, port, hosts } => {
+            let ranges: Vec<String> = hosts
+                .iter()
+                .map(|h| crate::rules::host_ipv4(h).map(|ip| format!("{{CidrIp={ip}/32}}")).unwrap_or_else(|| format!("{{CidrIp=<address range of {h}>}}")))
+                .collect();
+            manual(
+                &format!("{group_id}/{port}"),
+                format!("Allow TCP {port} out of {group_id} to the self-managed brokers {}", hosts.join(", ")),
+                format!(
+                    "aws ec2 authorize-security-group-egress --group-id {group_id} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},IpRanges=[{}]'",
+                    ranges.join(",")
+                ),
+            )
+        }
+        Fix::EnablePrivateDns { endpoint_id } => manual(
+            endpoint_id,
+            format!("Enable private DNS on endpoint {endpoint_id}"),
+            format!("aws ec2 modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --private-dns-enabled"),
+        ),
+        Fix::Nat { subnet_id, availability_zone, route_table_id, .. } => {
+            let public = public_subnet_in(index, availability_zone, subnet_id)
+                .unwrap_or_else(|| format!("<a public subnet in {availability_zone}>"));
+            manual(
+                &format!("{route_table_id}/{subnet_id}"),
+                format!(
+                    "Create a public NAT gateway in public subnet {public} ({availability_zone}) and route 0.0.0.0/0 of {route_table_id} (serving {subnet_id}) to it (esm-guard never creates NAT gateways: they cost money and hold a public address)"
+                ),
+                format!(
+                    "aws ec2 allocate-address --domain vpc && aws ec2 create-nat-gateway --subnet-id {public} --connectivity-type public --allocation-id <AllocationId from allocate-address> && aws ec2 replace-route --route-table-id {route_table_id} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id <NatGatewayId from create-nat-gateway>"
+                ),
+            )
+        }
+        Fix::EnableVpcDns { vpc_id, support, hostnames } => {
+            let mut commands = Vec::new();
+            if *support {
+                commands.push(format!("aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-support '{{\"Value\":true}}'"));
+            }
+            if *hostnames {
+                commands.push(format!("aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-hostnames '{{\"Value\":true}}'"));
+            }
+            manual(vpc_id, format!("Enable DNS support and DNS hostnames on {vpc_id}"), commands.join(" && "))
+        }
+        Fix::EndpointSubnets { endpoint_id, subnet_ids } => manual(
+            endpoint_id,
+            format!("Add subnet(s) {} to endpoint {endpoint_id}", subnet_ids.join(", ")),
+            format!("aws ec2 modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --add-subnet-ids {}", subnet_ids.join(" ")),
+        ),
+        Fix::EndpointPolicy { endpoint_id, policy } => manual(
+            endpoint_id,
+            format!("Set the guide's restrictive policy on endpoint {endpoint_id} (check first that nothing else in the VPC relies on the current one)"),
+            format!("aws ec2 modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --policy-document {}", shell_quote(policy)),
+        ),
+        Fix::NaclEntry { acl_id, egress, port_from, port_to, cidr, rule_number } => manual(
+            &format!("{acl_id}/{}/{port_from}-{port_to}/{cidr}", if *egress { "egress" } else { "ingress" }),
+            format!(
+                "Allow {} TCP {port_from}-{port_to} {} {cidr} in network ACL {acl_id}, as rule {rule_number}",
+                if *egress { "outbound" } else { "inbound" },
+                if *egress { "to" } else { "from" }
+            ),
+            format!(
+                "aws ec2 create-network-acl-entry --network-acl-id {acl_id} {} --rule-number {rule_number} --protocol tcp --port-range From={port_from},To={port_to} --cidr-block {cidr} --rule-action allow",
+                if *egress { "--egress" } else { "--ingress" }
+            ),
+        ),
+        Fix::GrantIam { action } => manual(
+            action,
+            format!("Grant {action} to the role esm-guard runs as"),
+            format!(
+                "aws iam put-role-policy --role-name <esm-guard role> --policy-name esm-guard-{} --policy-document {}",
+                action.replace(':', "-"),
+                shell_quote(&serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}).to_string())
+            ),
+        ),
+        Fix::ReviewMapping { uuid } if finding.rule == RuleId::ClusterNotFound => manual(
+            uuid,
+            format!("Mapping {uuid} points at a cluster that does not exist: delete it (or recreate it on the right cluster)"),
+            format!("aws lambda delete-event-source-mapping --uuid {uuid}"),
+        ),
+        Fix::ReviewMapping { uuid } => manual(
+            uuid,
+            format!("Fix the other findings of {uuid}, then check that Lambda's LastProcessingResult clears"),
+            format!("aws lambda get-event-source-mapping --uuid {uuid} --query LastProcessingResult"),
+        ),
+        Fix::EndpointState { endpoint_id } => manual(
+            endpoint_id,
+            format!("Endpoint {endpoint_id} is not available: wait if pending, accept it if pending acceptance, or delete and recreate it if failed or rejected"),
+            format!("aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {endpoint_id} --query 'VpcEndpoints[0].State'"),
+        ),
+    };
+    vec![action]
+}
+
+fn authorize(
+    egress: bool,
+    group_id: &str,
+    port: u16,
+    peer_group: &str,
+    reason: RuleId,
+    fixes: Vec<FindingRef>,
+) -> Action {
+    let (kind, id, verb, toward) = if egress {
+        (
+            ActionKind::AuthorizeEgress {
+                group_id: group_id.to_string(),
+                port,
+                destination_group_id: peer_group.to_string(),
+                reason,
+            },
+            format!("authorize-egress/{group_id}/tcp-{port}/{peer_group}"),
+            "egress",
+            "to",
+        )
+    } else {
+        (
+            ActionKind::AuthorizeIngress {
+                group_id: group_id.to_string(),
+                port,
+                source_group_id: peer_group.to_string(),
+                reason,
+            },
+            format!("authorize-ingress/{group_id}/tcp-{port}/{peer_group}"),
+            "ingress",
+            "from",
+        )
+    };
+    let uuid = fixes
+        .first()
+        .map(|f| f.esm_uuid.as_str())
+        .unwrap_or_default();
+    Action {
+        id,
+        command: format!(
+            "aws ec2 authorize-security-group-{verb} --group-id {group_id} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},UserIdGroupPairs=[{{GroupId={peer_group},Description=\"esm-guard: {reason}\"}}]' --tag-specifications {}",
+            shell_quote(&tag_spec("security-group-rule", reason, uuid))
+        ),
+        kind,
+        automatic: true,
+        description: format!("Allow TCP {port} {verb} on {group_id} {toward} {peer_group} ({reason})"),
+        fixes,
+    }
+}
+
+fn tag_spec(resource_type: &str, reason: RuleId, uuid: &str) -> String {
+    format!(
+        "ResourceType={resource_type},Tags=[{{Key={TAG_MANAGED},Value=true}},{{Key={TAG_REASON},Value={reason}}},{{Key={TAG_MAPPING},Value={uuid}}}]"
+    )
+}
+
+fn public_subnet_in(index: &Index<'_>, az: &str, near: &str) -> Option<String> {
+    let vpc = index.subnets.get(near)?.vpc_id.clone();
+    let mut candidates: Vec<&str> = index
+        .snapshot
+        .subnets
+        .iter()
+        .filter(|s| s.vpc_id == vpc && s.availability_zone == az && index.is_public(s))
+        .map(|s| s.id.as_str())
+        .collect();
+    candidates.sort_unstable();
+    candidates.first().map(|s| s.to_string())
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}

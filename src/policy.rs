@@ -1,0 +1,539 @@
+//! A small evaluator for VPC endpoint policies: the IAM subset endpoint policies use.
+//!
+//! Deny wins over Allow; wildcards in actions (case-insensitive) and resources; principals
+//! `*`, `{"AWS": ...}` and `{"Service": ...}`. A statement whose Condition would decide the
+//! outcome is never counted as an allow: the result is `Undecidable`, quoting it.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sid: Option<String>,
+    pub allow: bool,
+    pub principal: PrincipalSpec,
+    pub actions: Matcher,
+    pub resources: Matcher,
+    /// The statement's Condition block, as JSON text, when it has one.
+    pub condition: Option<String>,
+}
+
+/// `Action`/`NotAction` or `Resource`/`NotResource`: patterns, possibly negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub patterns: Vec<String>,
+    pub negated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalSpec {
+    /// No principal element: endpoint policies then apply to every principal.
+    Any,
+    Listed {
+        aws: Vec<String>,
+        service: Vec<String>,
+        other: Vec<String>,
+    },
+    /// `NotPrincipal`: too rare in endpoint policies to judge statically.
+    Not(String),
+}
+
+/// Who makes the request being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal<'a> {
+    Service(&'a str),
+    /// An IAM role or user ARN.
+    Aws(&'a str),
+    /// Not known (the execution role could not be read).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub action: &'a str,
+    pub principal: Principal<'a>,
+    pub resource: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// A Deny statement matches (its Sid, when it has one).
+    ExplicitDeny(Option<String>),
+    /// No statement allows.
+    ImplicitDeny,
+    /// The outcome hangs on something static evaluation cannot judge; each string says what.
+    Undecidable(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy is not valid JSON: {0}")]
+    Json(String),
+    #[error("policy has no Statement")]
+    NoStatement,
+    #[error("statement {index}: {problem}")]
+    Statement { index: usize, problem: String },
+}
+
+impl Policy {
+    pub fn parse(document: &str) -> Result<Policy, PolicyError> {
+        let value: Value =
+            serde_json::from_str(document).map_err(|e| PolicyError::Json(e.to_string()))?;
+        let statements = match value.get("Statement") {
+            Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+            Some(item @ Value::Object(_)) => vec![item],
+            _ => return Err(PolicyError::NoStatement),
+        };
+        let statements = statements
+            .into_iter()
+            .enumerate()
+            .map(|(index, s)| {
+                parse_statement(s).map_err(|problem| PolicyError::Statement { index, problem })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Policy { statements })
+    }
+
+    /// The default endpoint policy: one unconditional Allow of `*` to everyone on `*`.
+    pub fn is_full_access(&self) -> bool {
+        self.statements.iter().any(|s| {
+            s.allow
+                && s.condition.is_none()
+                && matches!(&s.principal, PrincipalSpec::Any)
+                    | matches!(&s.principal, PrincipalSpec::Listed { aws, .. } if aws.iter().any(|a| a == "*"))
+                && !s.actions.negated
+                && s.actions.patterns.iter().any(|p| p == "*")
+                && !s.resources.negated
+                && s.resources.patterns.iter().any(|p| p == "*")
+        }) && !self.statements.iter().any(|s| !s.allow)
+    }
+
+    pub fn evaluate(&self, request: &Request<'_>) -> Decision {
+        let mut allowed = false;
+        let mut unsure_allow = Vec::new();
+        let mut unsure_deny = Vec::new();
+        for statement in &self.statements {
+            let applies = match statement.applies(request) {
+                Applies::No => continue,
+                Applies::Yes => statement
+                    .condition
+                    .clone()
+                    .map(|c| format!("{} has Condition {c}", statement.label())),
+                Applies::Maybe(why) => Some(format!("{} {why}", statement.label())),
+            };
+            match (statement.allow, applies) {
+                (false, None) => return Decision::ExplicitDeny(statement.sid.clone()),
+                (false, Some(why)) => unsure_deny.push(why),
+                (true, None) => allowed = true,
+                (true, Some(why)) => unsure_allow.push(why),
+            }
+        }
+        if !unsure_deny.is_empty() {
+            Decision::Undecidable(unsure_deny)
+        } else if allowed {
+            Decision::Allow
+        } else if !unsure_allow.is_empty() {
+            Decision::Undecidable(unsure_allow)
+        } else {
+            Decision::ImplicitDeny
+        }
+    }
+}
+
+enum Applies {
+    Yes,
+    No,
+    Maybe(String),
+}
+
+impl Statement {
+    fn label(&self) -> String {
+        match &self.sid {
+            Some(sid) => format!("statement {sid:?}"),
+            None => "a statement".to_string(),
+        }
+    }
+
+    fn applies(&self, request: &Request<'_>) -> Applies {
+        let action = self.actions.matches(|p| {
+            glob_match(
+                &p.to_ascii_lowercase(),
+                &request.action.to_ascii_lowercase(),
+            )
+        });
+        let resource = self.resources.matches(|p| glob_match(p, request.resource));
+        if !action || !resource {
+            return Applies::No;
+        }
+        match &self.principal {
+            PrincipalSpec::Any => Applies::Yes,
+            PrincipalSpec::Not(text) => Applies::Maybe(format!("uses NotPrincipal {text}")),
+            PrincipalSpec::Listed { aws, service, .. } => {
+                if aws.iter().any(|a| a == "*") {
+                    return Applies::Yes;
+                }
+                match request.principal {
+                    Principal::Service(name) => {
+                        if service.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                            Applies::Yes
+                        } else {
+                            Applies::No
+                        }
+                    }
+                    Principal::Aws(arn) => {
+                        if aws.iter().any(|a| aws_principal_matches(a, arn)) {
+                            Applies::Yes
+                        } else {
+                            Applies::No
+                        }
+                    }
+                    Principal::Unknown if aws.is_empty() => Applies::No,
+                    Principal::Unknown => Applies::Maybe(format!(
+                        "names AWS principals {aws:?} and the caller's role is not known"
+                    )),
+                }
+            }
+        }
+    }
+}
+
+impl Matcher {
+    fn matches(&self, test: impl Fn(&str) -> bool) -> bool {
+        self.patterns.iter().any(|p| test(p)) != self.negated
+    }
+}
+
+/// An AWS principal entry admits a role ARN when it is that ARN, the account's root, or
+/// the bare account id (the account then delegates to its own IAM policies).
+fn aws_principal_matches(entry: &str, arn: &str) -> bool {
+    if entry == arn || glob_match(entry, arn) {
+        return true;
+    }
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    !account.is_empty() && (entry == account || entry == format!("arn:aws:iam::{account}:root"))
+}
+
+fn parse_statement(s: &Value) -> Result<Statement, String> {
+    let obj = s.as_object().ok_or("is not an object")?;
+    let allow = match obj.get("Effect").and_then(Value::as_str) {
+        Some("Allow") => true,
+        Some("Deny") => false,
+        Some(other) => return Err(format!("Effect {other:?} is neither Allow nor Deny")),
+        None => return Err("has no Effect".into()),
+    };
+    let actions = matcher(obj.get("Action"), obj.get("NotAction"), "Action")?;
+    let resources = match (obj.get("Resource"), obj.get("NotResource")) {
+        // Endpoint policies may omit Resource; it then means every resource.
+        (None, None) => Matcher {
+            patterns: vec!["*".into()],
+            negated: false,
+        },
+        (r, nr) => matcher(r, nr, "Resource")?,
+    };
+    let principal = match (obj.get("Principal"), obj.get("NotPrincipal")) {
+        (Some(_), Some(_)) => return Err("has both Principal and NotPrincipal".into()),
+        (None, Some(np)) => PrincipalSpec::Not(np.to_string()),
+        (None, None) => PrincipalSpec::Any,
+        (Some(Value::String(s)), None) if s == "*" => PrincipalSpec::Any,
+        (Some(Value::Object(map)), None) => {
+            let mut aws = Vec::new();
+            let mut service = Vec::new();
+            let mut other = Vec::new();
+            for (kind, value) in map {
+                let values = strings(value).ok_or(format!(
+                    "Principal.{kind} is not a string or list of strings"
+                ))?;
+                match kind.as_str() {
+                    "AWS" => aws.extend(values),
+                    "Service" => service.extend(values),
+                    _ => other.extend(values),
+                }
+            }
+            PrincipalSpec::Listed {
+                aws,
+                service,
+                other,
+            }
+        }
+        (Some(other), None) => return Err(format!("Principal {other} is not understood")),
+    };
+    let condition = match obj.get("Condition") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) if map.is_empty() => None,
+        Some(c) => Some(c.to_string()),
+    };
+    Ok(Statement {
+        sid: obj.get("Sid").and_then(Value::as_str).map(str::to_string),
+        allow,
+        principal,
+        actions,
+        resources,
+        condition,
+    })
+}
+
+fn matcher(plain: Option<&Value>, not: Option<&Value>, name: &str) -> Result<Matcher, String> {
+    match (plain, not) {
+        (Some(v), None) => Ok(Matcher {
+            patterns: strings(v).ok_or(format!("{name} is not a string or list of strings"))?,
+            negated: false,
+        }),
+        (None, Some(v)) => Ok(Matcher {
+            patterns: strings(v).ok_or(format!("Not{name} is not a string or list of strings"))?,
+            negated: true,
+        }),
+        (Some(_), Some(_)) => Err(format!("has both {name} and Not{name}")),
+        (None, None) => Err(format!("has no {name}")),
+    }
+}
+
+fn strings(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// IAM wildcard match: `*` any run of characters, `?` exactly one.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// The guide's restrictive policy for an interface endpoint of Lambda or STS.
+pub fn service_principal_policy(action: &str) -> String {
+    serde_json::json!({
+        "Statement": [{
+            "Action": action,
+            "Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com"]},
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
+
+/// The guide's restrictive policy for an endpoint the execution role uses on resources
+/// (Secrets Manager: `GetSecretValue` on the secrets; destinations likewise).
+pub fn role_policy(grants: &[(String, String, String)]) -> String {
+    let statements: Vec<Value> = grants
+        .iter()
+        .map(|(action, role, resource)| {
+            serde_json::json!({
+                "Action": action,
+                "Effect": "Allow",
+                "Principal": {"AWS": [role]},
+                "Resource": resource
+            })
+        })
+        .collect();
+    serde_json::json!({ "Statement": statements }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/consumer";
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-abc";
+
+    fn lambda_invoke() -> Request<'static> {
+        Request {
+            action: "lambda:InvokeFunction",
+            principal: Principal::Service("lambda.amazonaws.com"),
+            resource: "arn:aws:lambda:us-east-1:123456789012:function:f",
+        }
+    }
+
+    fn get_secret() -> Request<'static> {
+        Request {
+            action: "secretsmanager:GetSecretValue",
+            principal: Principal::Aws(ROLE),
+            resource: SECRET,
+        }
+    }
+
+    fn decide(policy: &str, request: Request<'_>) -> Decision {
+        Policy::parse(policy).unwrap().evaluate(&request)
+    }
+
+    #[test]
+    fn glob() {
+        let cases = [
+            ("*", "anything", true),
+            ("lambda:*", "lambda:invokefunction", true),
+            ("lambda:invoke*", "lambda:invokefunction", true),
+            ("lambda:invoke*", "lambda:getfunction", false),
+            ("lambda:?nvokeFunction", "lambda:InvokeFunction", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("", "", true),
+            ("", "a", false),
+        ];
+        for (p, t, want) in cases {
+            assert_eq!(glob_match(p, t), want, "{p} vs {t}");
+        }
+    }
+
+    #[test]
+    fn the_guides_policies_allow_what_the_esm_needs() {
+        let lambda = service_principal_policy("lambda:InvokeFunction");
+        assert_eq!(decide(&lambda, lambda_invoke()), Decision::Allow);
+        let sts = service_principal_policy("sts:AssumeRole");
+        let assume = Request {
+            action: "sts:AssumeRole",
+            principal: Principal::Service("lambda.amazonaws.com"),
+            resource: ROLE,
+        };
+        assert_eq!(decide(&sts, assume), Decision::Allow);
+        // Lambda's policy does not grant STS, and vice versa.
+        assert_eq!(decide(&lambda, assume), Decision::ImplicitDeny);
+        let secrets = role_policy(&[(
+            "secretsmanager:GetSecretValue".into(),
+            ROLE.into(),
+            SECRET.into(),
+        )]);
+        assert_eq!(decide(&secrets, get_secret()), Decision::Allow);
+        let other_secret = Request {
+            resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:other",
+            ..get_secret()
+        };
+        assert_eq!(decide(&secrets, other_secret), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn action_wildcards_are_case_insensitive() {
+        for action in ["*", "lambda:*", "Lambda:Invoke*", "LAMBDA:INVOKEFUNCTION"] {
+            let doc = format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"{action}","Resource":"*"}}]}}"#
+            );
+            assert_eq!(decide(&doc, lambda_invoke()), Decision::Allow, "{action}");
+        }
+        let doc = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"lambda:Get*","Resource":"*"}}"#;
+        assert_eq!(decide(doc, lambda_invoke()), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn deny_wins() {
+        let doc = r#"{"Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+            {"Sid":"NoInvoke","Effect":"Deny","Principal":"*","Action":"lambda:InvokeFunction","Resource":"*"}]}"#;
+        assert_eq!(
+            decide(doc, lambda_invoke()),
+            Decision::ExplicitDeny(Some("NoInvoke".into()))
+        );
+        let policy = Policy::parse(doc).unwrap();
+        assert!(!policy.is_full_access(), "a Deny makes it restricted");
+    }
+
+    #[test]
+    fn principals() {
+        let by_account = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+        assert_eq!(decide(by_account, get_secret()), Decision::Allow);
+        let by_root = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:root"]},"Action":"secretsmanager:*","Resource":"*"}]}"#;
+        assert_eq!(decide(by_root, get_secret()), Decision::Allow);
+        let other_role = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/other"},"Action":"*","Resource":"*"}]}"#;
+        assert_eq!(decide(other_role, get_secret()), Decision::ImplicitDeny);
+        let service_only = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"*","Resource":"*"}]}"#;
+        assert_eq!(decide(service_only, get_secret()), Decision::ImplicitDeny);
+        assert_eq!(decide(service_only, lambda_invoke()), Decision::Allow);
+        let unknown_role = Request {
+            principal: Principal::Unknown,
+            ..get_secret()
+        };
+        assert!(matches!(
+            decide(other_role, unknown_role),
+            Decision::Undecidable(_)
+        ));
+        let star = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"*","Resource":"*"}]}"#;
+        assert_eq!(decide(star, unknown_role), Decision::Allow);
+    }
+
+    #[test]
+    fn resource_wildcards_and_not_resource() {
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-*"}]}"#;
+        assert_eq!(decide(doc, get_secret()), Decision::Allow);
+        let not = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","NotResource":"arn:aws:secretsmanager:*"}]}"#;
+        assert_eq!(decide(not, get_secret()), Decision::ImplicitDeny);
+        let not_action = r#"{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":"lambda:InvokeFunction","Resource":"*"}]}"#;
+        assert_eq!(decide(not_action, lambda_invoke()), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn conditions_are_never_silently_allowed() {
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-123"}}}]}"#;
+        match decide(doc, lambda_invoke()) {
+            Decision::Undecidable(why) => assert!(why[0].contains("aws:PrincipalOrgID"), "{why:?}"),
+            other => panic!("expected undecidable, got {other:?}"),
+        }
+        // An unconditional allow next to a conditional deny is still undecidable.
+        let deny = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        assert!(matches!(
+            decide(deny, lambda_invoke()),
+            Decision::Undecidable(_)
+        ));
+        // An unconditional allow beside a conditional allow is an allow.
+        let both = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+            {"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"Bool":{"x":"y"}}}]}"#;
+        assert_eq!(decide(both, lambda_invoke()), Decision::Allow);
+    }
+
+    #[test]
+    fn full_access_is_recognised() {
+        let default =
+            r#"{"Statement":[{"Action":"*","Effect":"Allow","Principal":"*","Resource":"*"}]}"#;
+        assert!(Policy::parse(default).unwrap().is_full_access());
+        let guide = service_principal_policy("lambda:InvokeFunction");
+        assert!(!Policy::parse(&guide).unwrap().is_full_access());
+    }
+
+    #[test]
+    fn malformed_policies_name_the_problem() {
+        assert!(matches!(Policy::parse("{"), Err(PolicyError::Json(_))));
+        assert_eq!(Policy::parse("{}"), Err(PolicyError::NoStatement));
+        let bad_effect = r#"{"Statement":[{"Effect":"Maybe","Action":"*"}]}"#;
+        assert!(Policy::parse(bad_effect)
+            .unwrap_err()
+            .to_string()
+            .contains("Maybe"));
+        let no_action = r#"{"Statement":[{"Effect":"Allow","Resource":"*"}]}"#;
+        assert!(Policy::parse(no_action)
+            .unwrap_err()
+            .to_string()
+            .contains("no Action"));
+        let number = r#"{"Statement":[{"Effect":"Allow","Action":7}]}"#;
+        assert!(Policy::parse(number).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! The report as the JSON contract of ARCHITECTURE.md, and as text for a person.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+use crate::plan::Action;
+use crate::rules::{Finding, MappingReport, Report, Severity, SourceSummary, Summary, Verdict};
+
+pub const REPORT_SCHEMA: &str = "esm-guard/report/v1";
+
+#[derive(Debug, Serialize)]
+pub struct ReportDocument<'a> {
+    pub schema: &'static str,
+    pub region: &'a str,
+    pub mappings: Vec<MappingDocument<'a>>,
+    pub actions: &'a [Action],
+    pub summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MappingDocument<'a> {
+    pub uuid: &'a str,
+    pub arn: Option<&'a str>,
+    pub function_arn: &'a str,
+    pub source: &'a SourceSummary,
+    pub mode: &'static str,
+    pub network: Option<&'a crate::rules::NetworkSummary>,
+    pub verdict: Verdict,
+    pub findings: Vec<FindingDocument<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindingDocument<'a> {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub resources: &'a [String],
+    pub message: &'a str,
+    pub remediation: Remediation,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Remediation {
+    /// True when esm-guard can make the fix itself.
+    pub automatic: bool,
+    /// The ids of the actions (in the top-level `actions`) that clear this finding.
+    pub actions: Vec<String>,
+}
+
+pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument<'a> {
+    ReportDocument {
+        schema: REPORT_SCHEMA,
+        region: &report.region,
+        mappings: report
+            .mappings
+            .iter()
+            .map(|m| MappingDocument {
+                uuid: &m.uuid,
+                arn: m.arn.as_deref(),
+                function_arn: &m.function_arn,
+                source: &m.source,
+                mode: m.mode.as_str(),
+                network: m.network.as_ref(),
+                verdict: m.verdict,
+                findings: m
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        let fixing: Vec<&Action> = actions
+                            .iter()
+                            .filter(|a| a.fixes_finding(&m.uuid, f))
+                            .collect();
+                        FindingDocument {
+                            rule: f.rule.as_str(),
+                            severity: f.severity,
+                            resources: &f.resources,
+                            message: &f.message,
+                            remediation: Remediation {
+                                automatic: fixing.iter().any(|a| a.automatic),
+                                actions: fixing.iter().map(|a| a.id.clone()).collect(),
+                            },
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+        actions,
+        summary: report.summary,
+    }
+}
+
+/// The JSON report, pretty-printed.
+pub fn to_json(report: &Report, actions: &[Action]) -> String {
+    serde_json::to_string_pretty(&document(report, actions))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn verdict_style(verdict: Verdict) -> Style {
+    let color = match verdict {
+        Verdict::Pass => AnsiColor::Green,
+        Verdict::Warn => AnsiColor::Yellow,
+        Verdict::Unknown => AnsiColor::Magenta,
+        Verdict::Fail => AnsiColor::Red,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+fn severity_mark(severity: Severity) -> (&'static str, Style) {
+    let (mark, color) = match severity {
+        Severity::Fail => ("FAIL", AnsiColor::Red),
+        Severity::Unknown => ("UNKNOWN", AnsiColor::Magenta),
+        Severity::Warn => ("WARN", AnsiColor::Yellow),
+        Severity::Info => ("INFO", AnsiColor::Cyan),
+    };
+    (mark, Style::new().fg_color(Some(color.into())))
+}
+
+/// The report for a person: one block per mapping, worst first. Styles are ANSI escapes;
+/// the caller's stream strips them where colour is off (`NO_COLOR`, not a terminal).
+pub fn to_text(report: &Report, actions: &[Action]) -> String {
+    let mut out = String::new();
+    let s = report.summary;
+    let total = report.mappings.len();
+    let _ = writeln!(
+        out,
+        "esm-guard audit of {total} Kafka event source mapping{} in {}: {} pass, {} warn, {} fail, {} unknown",
+        if total == 1 { "" } else { "s" },
+        report.region,
+        s.pass,
+        s.warn,
+        s.fail,
+        s.unknown
+    );
+    let mut mappings: Vec<&MappingReport> = report.mappings.iter().collect();
+    mappings.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(a.uuid.cmp(&b.uuid)));
+    for m in mappings {
+        let style = verdict_style(m.verdict);
+        let source = match &m.source {
+            SourceSummary::Msk { cluster_arn } => format!("MSK {}", cluster_name(cluster_arn)),
+            SourceSummary::SelfManaged { bootstrap_servers } => {
+                format!("self-managed Kafka {}", bootstrap_servers.join(","))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "\n{style}{:<7}{style:#} {}  {} <- {} ({})",
+            m.verdict.as_str().to_uppercase(),
+            m.uuid,
+            function_name(&m.function_arn),
+            source,
+            m.mode.as_str()
+        );
+        if let Some(net) = &m.network {
+            match &net.vpc_id {
+                Some(vpc) => {
+                    let _ = writeln!(
+                        out,
+                        "        network: {vpc}; subnets {}; security groups {}; broker port {}",
+                        net.subnet_ids.join(", "),
+                        net.security_group_ids.join(", "),
+                        ports(&net.broker_ports)
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "        network: brokers reached over the internet; broker port {}",
+                        ports(&net.broker_ports)
+                    );
+                }
+            }
+        }
+        for f in &m.findings {
+            write_finding(&mut out, m, f, actions);
+        }
+    }
+    let automatic = actions.iter().filter(|a| a.automatic).count();
+    if automatic > 0 {
+        let _ = writeln!(
+            out,
+            "\n{automatic} of the fixes above can be made by esm-guard itself: --remediate plan shows them, --remediate apply makes them."
+        );
+    }
+    out
+}
+
+fn write_finding(out: &mut String, m: &MappingReport, f: &Finding, actions: &[Action]) {
+    let (mark, style) = severity_mark(f.severity);
+    let _ = writeln!(out, "  {style}{mark:<7}{style:#} {}: {}", f.rule, f.message);
+    if !f.resources.is_empty() {
+        let _ = writeln!(out, "          resources: {}", f.resources.join(", "));
+    }
+    for a in actions.iter().filter(|a| a.fixes_finding(&m.uuid, f)) {
+        let how = if a.automatic {
+            "fix (automatic)"
+        } else {
+            "fix (manual)"
+        };
+        let _ = writeln!(out, "          {how}: {}", a.description);
+        let _ = writeln!(out, "            $ {}", a.command);
+    }
+}
+
+fn ports(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn cluster_name(arn: &str) -> &str {
+    // arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID
+    arn.split('/').nth(1).unwrap_or(arn)
+}
+
+fn function_name(arn: &str) -> &str {
+    arn.split(':').nth(6).unwrap_or(arn)
+}

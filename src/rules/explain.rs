@@ -1,0 +1,182 @@
+//! What each rule checks, why (in the guide's terms), and how to fix it: `esm-guard explain`.
+
+use super::{RuleId, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Explanation {
+    pub rule: RuleId,
+    pub severity: Severity,
+    pub applies: &'static str,
+    pub checks: &'static str,
+    pub why: &'static str,
+    pub fix: &'static str,
+    /// Whether esm-guard can make the fix itself (with remediation enabled).
+    pub automated: bool,
+}
+
+pub fn explain(rule: RuleId) -> Explanation {
+    use RuleId::*;
+    let (severity, applies, checks, why, fix, automated) = match rule {
+        ClusterNotFound => (
+            Severity::Fail,
+            "MSK mappings",
+            "The MSK cluster named by the mapping's EventSourceArn exists in the region.",
+            "The mapping polls the cluster's brokers; without a cluster it can only fail.",
+            "Point the mapping at an existing cluster, or delete the mapping.",
+            false,
+        ),
+        BrokerIngress => (
+            Severity::Fail,
+            "MSK mappings",
+            "The cluster's security groups admit TCP on the broker port (9098 IAM, 9096 SASL/SCRAM, 9094 TLS, 9092 plaintext) from the mapping's ENIs: a self-referencing rule, or CIDRs covering the mapping's subnets.",
+            "Lambda creates hyperplane ENIs in the cluster's subnets with the cluster's security groups (not the function's); the guide asks for inbound traffic on the broker port, or a self-referencing rule.",
+            "Add an inbound rule for TCP <broker port> on the cluster's security group from that same group.",
+            true,
+        ),
+        BrokerEgress => (
+            Severity::Fail,
+            "mappings in a VPC",
+            "The mapping's security groups let TCP on the broker port out to the brokers (self-reference, a covering CIDR, or 0.0.0.0/0).",
+            "The ENIs carry the mapping's security groups; without egress on the broker port they cannot poll.",
+            "Add an outbound rule for TCP <broker port> on the security group to itself (MSK) or to the brokers' addresses (self-managed).",
+            true,
+        ),
+        NoServicePath => (
+            Severity::Fail,
+            "on-demand mappings",
+            "Every required service (Lambda and STS; Secrets Manager when a secret is used; the on-failure destination's service) is reachable from every mapping subnet: through an interface endpoint with private DNS, or, from a private subnet only, through a NAT gateway.",
+            "In on-demand mode the mapping invokes the function through the customer's VPC: the guide requires a NAT gateway in a public subnet or PrivateLink endpoints for Lambda, STS and Secrets Manager. A public subnet needs endpoints: a NAT gateway cannot serve it. Lambda's own error: \"Your event source VPC must be able to connect to Lambda and STS, Secrets Manager (if event source authentication is required), and the OnFailure Destination (if one is configured)\".",
+            "Create interface endpoints (com.amazonaws.<region>.lambda, .sts, .secretsmanager) in the mapping's subnets, one per AZ, with its security group and private DNS; or, for private subnets, route 0.0.0.0/0 to a NAT gateway in a public subnet of the same AZ.",
+            true,
+        ),
+        NatUnavailable => (
+            Severity::Fail,
+            "on-demand mappings on the NAT path",
+            "The default route's NAT gateway exists and is available, and the route is not a blackhole.",
+            "The NAT path is the only way out of a private subnet without endpoints.",
+            "Create an available NAT gateway in a public subnet of the same AZ and point the route table's 0.0.0.0/0 at it.",
+            false,
+        ),
+        NatNotPublic => (
+            Severity::Fail,
+            "on-demand mappings on the NAT path",
+            "The NAT gateway has public connectivity and sits in a public subnet (default route to an internet gateway).",
+            "The guide: a NAT gateway must always sit in a public subnet and be created with public connectivity.",
+            "Create a public NAT gateway in a public subnet and route the mapping's subnets to it.",
+            false,
+        ),
+        NatCrossAz => (
+            Severity::Warn,
+            "on-demand mappings on the NAT path",
+            "The NAT gateway is in the same AZ as the subnet it serves.",
+            "The guide: one NAT gateway per AZ, each private subnet routed to the NAT gateway of its own AZ.",
+            "Create a NAT gateway in a public subnet of the subnet's AZ and route to it.",
+            false,
+        ),
+        EgressUnverifiable => (
+            Severity::Warn,
+            "on-demand mappings",
+            "The default route does not leave through a transit gateway, peering connection, virtual private gateway or appliance.",
+            "Such a path leaves the VPC: esm-guard cannot see whether it reaches Lambda and STS.",
+            "Verify the path by hand, or create interface endpoints with private DNS so the path stays in the VPC.",
+            false,
+        ),
+        HttpsEgress => (
+            Severity::Fail,
+            "on-demand mappings",
+            "The mapping's security groups let TCP 443 out toward the path: the endpoint's security group or subnets, or 0.0.0.0/0 for a NAT gateway.",
+            "The guide's outbound rule: allow port 443 to the AWS services the mapping must reach.",
+            "Add an outbound rule for TCP 443 to the endpoint's security group (endpoint path) or to 0.0.0.0/0 (NAT path).",
+            true,
+        ),
+        EndpointUnavailable => (
+            Severity::Fail,
+            "on-demand mappings on the endpoint path",
+            "The interface endpoint that captures the service is available.",
+            "With private DNS, the endpoint takes the service's hostname for the whole VPC, even where a NAT gateway exists: an endpoint that is not available breaks the service.",
+            "Wait for a pending endpoint, accept it, or delete and recreate a failed or rejected one.",
+            false,
+        ),
+        EndpointPrivateDnsOff => (
+            Severity::Warn,
+            "on-demand mappings",
+            "An endpoint for a required service has private DNS enabled.",
+            "Without private DNS the service's public hostname does not resolve to the endpoint, so the mapping does not use it.",
+            "Enable private DNS on the endpoint (aws ec2 modify-vpc-endpoint --private-dns-enabled).",
+            false,
+        ),
+        VpcDnsDisabled => (
+            Severity::Fail,
+            "on-demand mappings on the endpoint path",
+            "The VPC has enableDnsSupport and enableDnsHostnames.",
+            "Endpoint private DNS needs both VPC DNS attributes.",
+            "aws ec2 modify-vpc-attribute --enable-dns-support / --enable-dns-hostnames.",
+            false,
+        ),
+        EndpointSgIngress => (
+            Severity::Fail,
+            "on-demand mappings on the endpoint path",
+            "The endpoint's security groups admit TCP 443 from the mapping's security groups (or CIDRs covering its subnets).",
+            "The guide: the endpoint's security group must allow inbound 443 from the cluster's security group.",
+            "Add an inbound rule for TCP 443 on the endpoint's security group from the mapping's security group.",
+            true,
+        ),
+        EndpointAzCoverage => (
+            Severity::Warn,
+            "on-demand mappings on the endpoint path",
+            "The endpoint has a subnet in every AZ of the mapping's subnets.",
+            "The guide selects the cluster's AZs and private subnets for each endpoint; an AZ without one sends traffic across AZs and loses the service with that AZ.",
+            "Add a mapping subnet of each missing AZ to the endpoint.",
+            false,
+        ),
+        EndpointPolicyDenies => (
+            Severity::Fail,
+            "on-demand mappings on the endpoint path",
+            "The endpoint policy allows lambda:InvokeFunction (Lambda) and sts:AssumeRole (STS) to the Lambda service principal, and secretsmanager:GetSecretValue on the secret to the function's execution role (Secrets Manager). A statement whose Condition cannot be judged statically is reported as a warning, quoting it.",
+            "An endpoint policy that denies these calls breaks the mapping as surely as a missing endpoint.",
+            "Replace the policy with the guide's (see the fix's command), or add the missing statement.",
+            false,
+        ),
+        EndpointPolicyOpen => (
+            Severity::Info,
+            "on-demand mappings on the endpoint path",
+            "The endpoint does not keep the default full-access policy.",
+            "The guide's best practice: restrict endpoint policies to what the mapping needs (for Secrets Manager, only the execution role on the secret).",
+            "Apply the guide's restrictive policy to the endpoint.",
+            false,
+        ),
+        NaclBlocks => (
+            Severity::Fail,
+            "mappings in a VPC",
+            "The network ACLs of the mapping's subnets pass the broker port, 443 on the on-demand path, and the ephemeral return ports (1024-65535); lowest rule number wins.",
+            "Network ACLs are stateless: the request and its reply must both be allowed.",
+            "Add allow entries numbered below the blocking entry.",
+            false,
+        ),
+        EsmReportedProblem => (
+            Severity::Fail,
+            "every mapping",
+            "Lambda's own LastProcessingResult does not start with PROBLEM:.",
+            "Lambda reports, e.g., \"PROBLEM: Connection error. Your event source VPC must be able to connect to Lambda and STS...\" when the mapping cannot work.",
+            "Fix the other findings, then watch LastProcessingResult (aws lambda get-event-source-mapping).",
+            false,
+        ),
+        InsufficientData => (
+            Severity::Unknown,
+            "every mapping",
+            "Every fact the rules need could be read.",
+            "A guardrail must never say pass when it could not look.",
+            "Grant the IAM action named in the finding to the role esm-guard runs as.",
+            false,
+        ),
+    };
+    Explanation {
+        rule,
+        severity,
+        applies,
+        checks,
+        why,
+        fix,
+        automated,
+    }
+}
