@@ -3,6 +3,8 @@
 //! The core (`model`, `rules`, `policy`, `plan`, `report`) is pure: a snapshot in, a report
 //! and a plan out. The edges (`aws`) read and write AWS.
 
+pub mod aws;
+pub mod cli;
 pub mod index;
 pub mod model;
 pub mod plan;

@@ -179,7 +179,7 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
     if automatic > 0 {
         let _ = writeln!(
             out,
-            "\n{automatic} of the fixes above can be made by esm-guard itself: --remediate plan shows them, --remediate apply makes them."
+            "\n{automatic} of the fixes above are narrow, additive changes esm-guard can make itself: --remediate plan lists them."
         );
     }
     out

@@ -443,6 +443,82 @@ impl Sample {
         )
     }
 
+    /// Adds a rule for `protocol` (`tcp`, `-1`, ...) on `ports` (both bounds inclusive; `None`
+    /// for all) from (ingress) or to (egress) `cidr`.
+    pub fn allow_cidr(
+        &mut self,
+        sg: &str,
+        egress: bool,
+        protocol: &str,
+        ports: Option<(i32, i32)>,
+        cidr: &str,
+    ) {
+        let rule = SgRule {
+            protocol: protocol.to_string(),
+            from_port: ports.map(|p| p.0),
+            to_port: ports.map(|p| p.1),
+            ipv4_ranges: vec![cidr.parse().expect("valid CIDR")],
+            ..SgRule::default()
+        };
+        let g = self.sg_mut(sg);
+        if egress {
+            g.egress.push(rule)
+        } else {
+            g.ingress.push(rule)
+        }
+    }
+
+    /// Routes `subnet`'s 0.0.0.0/0 to NAT gateway `nat`.
+    pub fn route_via_nat(&mut self, subnet: &str, nat: &str) {
+        self.set_default_route(subnet, RouteTarget::NatGateway(nat.to_string()));
+    }
+
+    /// A public subnet in `az` with an available public NAT gateway in it: (subnet, NAT).
+    pub fn public_nat(&mut self, vpc: &str, az: &str) -> (String, String) {
+        let public = self.public_subnet(vpc, az);
+        let nat = self.nat(&public);
+        (public, nat)
+    }
+
+    /// Interface endpoints with private DNS for Lambda and STS, as the guide sets them up.
+    pub fn guide_endpoints(
+        &mut self,
+        vpc: &str,
+        subnets: &[String],
+        groups: &[String],
+    ) -> Vec<String> {
+        ["lambda", "sts"]
+            .iter()
+            .map(|service| self.endpoint(vpc, service, subnets, groups, true))
+            .collect()
+    }
+
+    pub fn vpc_mut(&mut self, id: &str) -> &mut Vpc {
+        self.snapshot
+            .vpcs
+            .iter_mut()
+            .find(|v| v.id == id)
+            .expect("known VPC")
+    }
+
+    pub fn cluster_mut(&mut self, arn: &str) -> &mut MskCluster {
+        self.snapshot
+            .clusters
+            .iter_mut()
+            .find(|c| c.arn == arn)
+            .expect("known cluster")
+    }
+
+    /// Records that `api_call` failed with access denied, leaving `scope` undecided.
+    pub fn gap(&mut self, api_call: &str, scope: GapScope) {
+        self.snapshot.gaps.push(DataGap {
+            api_call: api_call.to_string(),
+            iam_action: api_call.to_string(),
+            error: format!("AccessDenied: not authorized to perform {api_call}"),
+            scope,
+        });
+    }
+
     pub fn mapping_mut(&mut self, uuid: &str) -> &mut EventSourceMapping {
         self.snapshot
             .mappings
@@ -508,6 +584,23 @@ pub fn healthy_on_demand() -> (Sample, String) {
     s.endpoint(&vpc, "lambda", &subnets, &groups, true);
     s.endpoint(&vpc, "sts", &subnets, &groups, true);
     let cluster = s.msk_cluster(&subnets, &groups, Auth::Iam);
+    let uuid = s.msk_mapping(&cluster, false);
+    (s, uuid)
+}
+
+/// The guide's NAT setup for on-demand mode: an IAM cluster in two private subnets whose
+/// default routes go to a public NAT gateway in the same AZ. Returns (sample, mapping uuid).
+pub fn healthy_nat_on_demand() -> (Sample, String) {
+    let mut s = Sample::default();
+    let vpc = s.vpc();
+    let a = s.private_subnet(&vpc, "us-east-1a");
+    let b = s.private_subnet(&vpc, "us-east-1b");
+    for (subnet, az) in [(&a, "us-east-1a"), (&b, "us-east-1b")] {
+        let (_, nat) = s.public_nat(&vpc, az);
+        s.route_via_nat(subnet, &nat);
+    }
+    let sg = s.cluster_group(&vpc, 9098);
+    let cluster = s.msk_cluster(&[a, b], &[sg], Auth::Iam);
     let uuid = s.msk_mapping(&cluster, false);
     (s, uuid)
 }

@@ -256,7 +256,11 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
             RuleId::EsmReportedProblem,
             Severity::Fail,
             vec![esm.uuid.clone()],
-            format!("Lambda reports for this mapping: \"{}\"", problem.trim()),
+            format!(
+                "Lambda reports for mapping {}: \"{}\"",
+                esm.uuid,
+                problem.trim()
+            ),
             Fix::ReviewMapping {
                 uuid: esm.uuid.clone(),
             },

@@ -1,0 +1,759 @@
+#!/usr/bin/env python3
+"""Checks template.yaml against the event samples in events/ and the AWS calls in src/.
+
+Run from the repository root with the project's interpreter (after scripts/setup):
+
+    .venv/bin/python scripts/check_template.py
+
+Prints one line per check (PASS/FAIL; INFO lines report facts and are not counted) and ends
+with `N passed, M failed`. Exit status 0 when nothing failed, 1 otherwise.
+
+What it checks:
+  * cfn-lint (the venv's) has nothing to say about template.yaml;
+  * the EventBridge rule patterns, read from template.yaml, accept every CloudTrail sample in
+    events/handled/ and none in events/ignored/; the scheduled samples (aws.scheduler and
+    aws.events "Scheduled Event") match no rule: the ScheduleV2 event serves them. Matching is
+    done by moto in-process (TestEventPattern when moto implements it, else a rule per pattern
+    with an SQS target and PutEvents), after negative controls prove that the engine really
+    implements `prefix` and `exists: false`;
+  * the IAM actions granted by GuardFunction's Policies (every Fn::If branch) equal the AWS
+    calls made in src/ (convention: `ec2.describe_subnets()`, `kafka.list_clusters_v2()`: a
+    fluent call on a client variable named after its service), apart from GRANTED_NOT_CALLED;
+  * no action has a wildcard, Resource "*" only where the action has no resource-level
+    permissions, and EC2 write actions exist only when RemediationMode is apply.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+TEMPLATE = Path("template.yaml")
+EVENTS = Path("events")
+SRC = Path("src")
+FUNCTION = "GuardFunction"
+
+# Services whose SDK calls src/ makes, by client variable name (= IAM service prefix).
+SERVICES = ("ec2", "lambda", "kafka", "sns", "dynamodb")
+
+# Granted without being called by the code: explain every entry.
+GRANTED_NOT_CALLED = {
+    # AlertTopic is SSE-KMS encrypted: on sns:Publish, SNS calls KMS with the publisher's
+    # credentials, so the publisher needs these on the topic key (kms:ViaService sns).
+    "kms:GenerateDataKey": "SNS uses it on Publish to the SSE-KMS topic",
+    "kms:Decrypt": "SNS uses it on Publish to the SSE-KMS topic",
+    # Tag-on-create: CreateVpcEndpoint with TagSpecifications (esm-guard:managed=true) is also
+    # authorized as ec2:CreateTags (condition ec2:CreateAction = CreateVpcEndpoint); the code
+    # never calls CreateTags itself.
+    "ec2:CreateTags": "authorizes the TagSpecifications of CreateVpcEndpoint",
+}
+
+# Actions without resource-level permissions: the only ones allowed with Resource "*".
+NO_RESOURCE_LEVEL = {"lambda:ListEventSourceMappings", "kafka:ListClustersV2"}
+NO_RESOURCE_LEVEL_PREFIXES = ("ec2:Describe",)
+
+# Exactly what RemediationMode=apply may add.
+REMEDIATION_WRITES = {
+    "ec2:CreateVpcEndpoint",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:CreateTags",
+}
+
+# Methods on a client value that are not API operations.
+NOT_OPERATIONS = {"clone", "config", "as_ref", "to_owned", "into", "borrow"}
+
+ENVELOPE_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+CLOUDTRAIL_FIELDS = (
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "requestParameters",
+    "responseElements",
+    "requestID",
+    "eventID",
+    "readOnly",
+    "eventType",
+    "managementEvent",
+    "recipientAccountId",
+    "eventCategory",
+)
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+SCHEDULED_SOURCES = ("aws.scheduler", "aws.events")
+
+
+# ---- reporting ----------------------------------------------------------------------------------
+
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok: bool, name: str, detail: str = "") -> bool:
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        line = f"{'PASS' if ok else 'FAIL'} {name}"
+        if detail:
+            line += f": {detail}"
+        print(line, flush=True)
+        return ok
+
+    def info(self, text: str) -> None:
+        print(f"INFO {text}", flush=True)
+
+
+# ---- the template -------------------------------------------------------------------------------
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """YAML with CloudFormation's short-form tags (!Ref, !Sub, !If, !GetAtt, ...) as long form.
+
+    Plain YAML 1.1 scalars keep their YAML types (an unquoted `off` is the boolean false), as
+    they would for any YAML tool reading the file: that is a bug in a template, and shows here.
+    """
+    import yaml
+
+    class CfnLoader(yaml.SafeLoader):
+        pass
+
+    def construct(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "Condition":
+            return {"Condition": value}
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {f"Fn::{suffix}": value}
+
+    CfnLoader.add_multi_constructor("!", construct)
+    with path.open() as f:
+        return yaml.load(f, Loader=CfnLoader)
+
+
+UNKNOWN = None
+
+
+def eval_condition(node: Any, params: dict[str, Any], conditions: dict[str, Any]) -> Any:
+    """Evaluates a condition expression (Fn::Equals/Not/And/Or, Condition, Ref of parameters).
+
+    Three-valued: a parameter missing from `params` is unknown (None), and so is every
+    expression that depends on it (Kleene logic: False and unknown is False).
+    """
+    if isinstance(node, dict) and len(node) == 1:
+        (key, arg), = node.items()
+        if key == "Ref":
+            return params.get(arg, UNKNOWN)
+        if key == "Condition":
+            return eval_condition(conditions[arg], params, conditions)
+        if key == "Fn::Equals":
+            a, b = (eval_condition(x, params, conditions) for x in arg)
+            return UNKNOWN if a is UNKNOWN or b is UNKNOWN else str(a) == str(b)
+        if key == "Fn::Not":
+            v = eval_condition(arg[0], params, conditions)
+            return UNKNOWN if v is UNKNOWN else not v
+        if key in ("Fn::And", "Fn::Or"):
+            values = [eval_condition(x, params, conditions) for x in arg]
+            decisive = key == "Fn::Or"  # True decides an Or, False decides an And
+            if decisive in values:
+                return decisive
+            return UNKNOWN if UNKNOWN in values else not decisive
+        raise ValueError(f"unsupported in a condition: {key}")
+    return node
+
+
+NO_VALUE = object()
+
+
+def resolve_ifs(node: Any, truth: Callable[[str], bool | None] | None) -> Any:
+    """Resolves Fn::If with `truth` (condition name -> True, False or None) and drops AWS::NoValue.
+
+    Where the truth is None (unknown), or with truth=None altogether, both branches are kept
+    (spliced into the enclosing list) so that every possible grant is seen.
+    """
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] == "AWS::NoValue":
+            return NO_VALUE
+        if set(node) == {"Fn::If"}:
+            cond, yes, no = node["Fn::If"]
+            value = None if truth is None else truth(cond)
+            if value is None:
+                return BothBranches([resolve_ifs(yes, truth), resolve_ifs(no, truth)])
+            return resolve_ifs(yes if value else no, truth)
+        out = {}
+        for k, v in node.items():
+            r = resolve_ifs(v, truth)
+            if r is not NO_VALUE:
+                out[k] = r
+        return out
+    if isinstance(node, list):
+        out_list = []
+        for v in node:
+            r = resolve_ifs(v, truth)
+            if r is NO_VALUE:
+                continue
+            if isinstance(r, BothBranches):
+                out_list.extend(x for x in r if x is not NO_VALUE)
+            else:
+                out_list.append(r)
+        return out_list
+    return node
+
+
+class BothBranches(list):
+    """Both branches of an Fn::If inside a list, spliced into it."""
+
+
+def statements(policies: Any) -> Iterable[dict[str, Any]]:
+    for policy in policies if isinstance(policies, list) else [policies]:
+        if isinstance(policy, BothBranches):
+            for p in policy:
+                yield from statements(p)
+            continue
+        if not isinstance(policy, dict):
+            continue  # a SAM policy template name or managed policy: not used here
+        stmts = policy.get("Statement", [])
+        for s in stmts if isinstance(stmts, list) else [stmts]:
+            if isinstance(s, BothBranches):
+                yield from (x for x in s if isinstance(x, dict))
+            elif isinstance(s, dict):
+                yield s
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(stmts: Iterable[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for s in stmts:
+        if s.get("Effect") == "Allow":
+            actions.update(str(a) for a in as_list(s.get("Action", [])))
+    return actions
+
+
+def function_policies(template: dict[str, Any]) -> Any:
+    return template["Resources"][FUNCTION]["Properties"].get("Policies", [])
+
+
+def parameter_values(template: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    params = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()}
+    params.update(overrides)
+    params.update({"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"})
+    return params
+
+
+# ---- the code -----------------------------------------------------------------------------------
+
+
+def blank(text: str) -> str:
+    return "".join(ch if ch == "\n" else " " for ch in text)
+
+
+def strip_rust_comments(text: str) -> str:
+    """Blanks out comments and string literals (keeping line breaks, so line numbers hold)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            i = j
+            continue
+        if text.startswith("/*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if text.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif text.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            out.append(blank(text[i:j]))
+            i = j
+            continue
+        m = re.match(r'b?r(#*)"', text[i:i + 300]) if c in "rb" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")) else None
+        if m:
+            end = text.find('"' + m.group(1), i + m.end())
+            j = n if end < 0 else end + 1 + len(m.group(1))
+            out.append(blank(text[i:j]))
+            i = j
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(blank(text[i:j + 1]))
+            i = j + 1
+            continue
+        if c == "'":
+            m = re.match(r"'(\\.|\\u\{[0-9a-fA-F]+\}|\\x[0-9a-fA-F]{2}|[^\\'])'", text[i:i + 12])
+            if m:  # a char literal; otherwise a lifetime
+                out.append(m.group(0))
+                i += m.end()
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+CALL = re.compile(r"\b(" + "|".join(SERVICES) + r")\s*\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)")
+
+
+def iam_action(service: str, operation: str) -> str:
+    return f"{service}:" + "".join(part[:1].upper() + part[1:] for part in operation.split("_"))
+
+
+def code_calls(src: Path) -> dict[str, list[str]]:
+    """IAM action -> places (file:line) where src/ calls it."""
+    calls: dict[str, list[str]] = {}
+    for path in sorted(src.rglob("*.rs")):
+        text = strip_rust_comments(path.read_text(encoding="utf-8"))  # and strings
+        for m in CALL.finditer(text):
+            service, operation = m.groups()
+            if operation in NOT_OPERATIONS:
+                continue
+            line = text.count("\n", 0, m.start(1)) + 1
+            calls.setdefault(iam_action(service, operation), []).append(f"{path}:{line}")
+    return calls
+
+
+# ---- events -------------------------------------------------------------------------------------
+
+
+def load_events(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(str(p), json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+
+
+def is_scheduled(event: dict[str, Any]) -> bool:
+    return event.get("detail-type") == "Scheduled Event" and event.get("source") in SCHEDULED_SOURCES
+
+
+def envelope_problems(event: dict[str, Any]) -> list[str]:
+    problems = [f"no {k}" for k in ENVELOPE_FIELDS if k not in event]
+    if event.get("account") != "123456789012":
+        problems.append("account is not 123456789012")
+    if event.get("region") != "us-east-1":
+        problems.append("region is not us-east-1")
+    if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
+        d = event.get("detail", {})
+        problems += [f"no detail.{k}" for k in CLOUDTRAIL_FIELDS if k not in d]
+        if d.get("eventTime") != event.get("time"):
+            problems.append("detail.eventTime differs from time")
+        if d.get("awsRegion") != event.get("region"):
+            problems.append("detail.awsRegion differs from region")
+        if d.get("recipientAccountId") != event.get("account"):
+            problems.append("detail.recipientAccountId differs from account")
+        if event.get("source") != "aws." + str(d.get("eventSource", "")).split(".")[0]:
+            problems.append("source does not match detail.eventSource")
+    return problems
+
+
+class PatternEngine:
+    """moto's EventBridge pattern matching, in-process.
+
+    moto 5.2.5 declares TestEventPattern but answers it with an empty body (no `Result`), so
+    by default the engine goes through moto's real routing instead: one rule per pattern on a
+    private bus, an SQS queue as its target, PutEvents, and a look at which queues got it.
+    That path matches only on what PutEvents carries (source, detail-type, detail, resources);
+    patterns on other envelope fields are refused rather than judged wrongly.
+    """
+
+    BUS = "esm-guard-check"
+    ROUTED_KEYS = {"source", "detail-type", "detail", "resources"}
+
+    def __init__(self) -> None:
+        for var in list(os.environ):
+            if var.startswith("AWS_ENDPOINT_URL") or var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+                del os.environ[var]
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_SESSION_TOKEN="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
+        import boto3
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._mock.start()
+        self.events = boto3.client("events", region_name="us-east-1")
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.events.create_event_bus(Name=self.BUS)
+        self._queues: dict[str, str] = {}  # pattern json -> queue url
+        self.native = self._test_event_pattern_works()
+        self.name = "moto TestEventPattern" if self.native else "moto PutRule + SQS target + PutEvents"
+
+    def close(self) -> None:
+        self._mock.stop()
+
+    def _test_event_pattern_works(self) -> bool:
+        event = {
+            "version": "0",
+            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "probe",
+            "source": "esm-guard.probe",
+            "account": "123456789012",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+        answers = []
+        for source in ("esm-guard.probe", "esm-guard.other"):
+            resp = self.events.test_event_pattern(EventPattern=json.dumps({"source": [source]}), Event=json.dumps(event))
+            answers.append(resp.get("Result"))
+        self.test_event_pattern_answers = answers
+        return answers == [True, False]
+
+    def _queue_for(self, pattern: dict[str, Any]) -> str:
+        key = json.dumps(pattern, sort_keys=True)
+        if key not in self._queues:
+            extra = set(pattern) - self.ROUTED_KEYS
+            if extra:
+                raise ValueError(f"pattern keys {sorted(extra)} cannot be judged through PutEvents")
+            name = f"pattern-{len(self._queues)}"
+            url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.events.put_rule(Name=name, EventBusName=self.BUS, EventPattern=key, State="ENABLED")
+            self.events.put_targets(Rule=name, EventBusName=self.BUS, Targets=[{"Id": "queue", "Arn": arn}])
+            self._queues[key] = url
+        return self._queues[key]
+
+    def _drain(self, url: str) -> int:
+        got = 0
+        while True:
+            msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            if not msgs:
+                return got
+            for m in msgs:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            got += len(msgs)
+
+    def matching(self, patterns: dict[str, dict[str, Any]], event: dict[str, Any]) -> list[str]:
+        """Names of the patterns that match the event."""
+        if self.native:
+            return [
+                name
+                for name, p in patterns.items()
+                if self.events.test_event_pattern(EventPattern=json.dumps(p), Event=json.dumps(event))["Result"]
+            ]
+        urls = {name: self._queue_for(p) for name, p in patterns.items()}
+        for url in set(urls.values()):
+            self._drain(url)
+        time = datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if "time" in event else None
+        entry = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event.get("resources", []),
+            "EventBusName": self.BUS,
+        }
+        if time:
+            entry["Time"] = time
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # moto warns about a non-object detail (Scheduler's "{}")
+            resp = self.events.put_events(Entries=[entry])
+        if resp.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents refused the event: {resp['Entries']}")
+        hits = {url: self._drain(url) for url in set(urls.values())}
+        return [name for name, url in urls.items() if hits[url]]
+
+
+# ---- the checks ---------------------------------------------------------------------------------
+
+
+def check_cfn_lint(r: Report) -> None:
+    exe = Path(sys.executable).parent / "cfn-lint"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())"]
+    proc = subprocess.run(cmd + ["--", str(TEMPLATE)], capture_output=True, text=True)
+    output = (proc.stdout + proc.stderr).strip()
+    r.check(proc.returncode == 0 and not output, "cfn-lint template.yaml reports nothing", output.replace("\n", " | ")[:2000])
+
+
+def rule_patterns(template: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    events = template["Resources"][FUNCTION]["Properties"].get("Events", {})
+    rules = {n: e["Properties"]["Pattern"] for n, e in events.items() if e.get("Type") in ("EventBridgeRule", "CloudWatchEvent")}
+    schedules = {n: e["Properties"] for n, e in events.items() if e.get("Type") in ("ScheduleV2", "Schedule")}
+    return rules, schedules
+
+
+def ct_event(source: str, event_source: str, event_name: str, **detail: Any) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "0d9a8bce-2f6e-4b3a-8c1d-5e7f9a0b1c2d",
+        "detail-type": CLOUDTRAIL_DETAIL_TYPE,
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-11-20T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"eventSource": event_source, "eventName": event_name, **detail},
+    }
+
+
+def check_engine_controls(r: Report, engine: PatternEngine) -> bool:
+    ok_event = ct_event("aws.lambda", "lambda.amazonaws.com", "CreateEventSourceMapping20150331")
+    failed_event = ct_event(
+        "aws.lambda", "lambda.amazonaws.com", "CreateEventSourceMapping20150331", errorCode="ResourceConflictException"
+    )
+    controls = [
+        ("prefix matches a longer name", {"detail": {"eventName": [{"prefix": "CreateEventSourceMapping"}]}}, ok_event, True),
+        ("prefix rejects another prefix", {"detail": {"eventName": [{"prefix": "UpdateEventSourceMapping"}]}}, ok_event, False),
+        ("prefix longer than the value does not match", {"detail": {"eventName": [{"prefix": "CreateEventSourceMapping20150331X"}]}}, ok_event, False),
+        ("an exact value is not a prefix", {"detail": {"eventName": ["CreateEventSourceMapping"]}}, ok_event, False),
+        ("exists:false rejects a present errorCode", {"detail": {"errorCode": [{"exists": False}]}}, failed_event, False),
+        ("exists:false accepts an absent errorCode", {"detail": {"errorCode": [{"exists": False}]}}, ok_event, True),
+        ("exists:true rejects an absent errorCode", {"detail": {"errorCode": [{"exists": True}]}}, ok_event, False),
+    ]
+    all_ok = True
+    for name, pattern, event, expected in controls:
+        got = bool(engine.matching({"control": pattern}, event))
+        all_ok &= r.check(got == expected, f"pattern engine control: {name}", "" if got == expected else f"expected {expected}, got {got}")
+    return all_ok
+
+
+def report_engine_divergences(r: Report, engine: PatternEngine) -> None:
+    """Facts about moto's matcher worth knowing before narrowing a pattern; not counted."""
+    event = ct_event(
+        "aws.ec2",
+        "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress",
+        requestParameters={"ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 9098}]}},
+    )
+    array_pattern = {"detail": {"requestParameters": {"ipPermissions": {"items": {"fromPort": [9098]}}}}}
+    hit = bool(engine.matching({"array": array_pattern}, event))
+    if not hit:
+        r.info(
+            "moto does not match fields inside arrays of objects (detail.requestParameters.ipPermissions.items[].fromPort); "
+            "real EventBridge does. The rule patterns here do not rely on it."
+        )
+    unknown = {"detail": {"eventName": [{"no-such-operator": "x"}]}}
+    try:
+        hit = bool(engine.matching({"unknown": unknown}, event))
+        r.info(
+            f"moto accepts a pattern with an unknown operator (and it {'matches' if hit else 'does not match'}); "
+            "real EventBridge rejects it with InvalidEventPatternException (cfn-lint does not look inside SAM patterns "
+            "either): this script checks the operators itself."
+        )
+    except Exception as e:  # noqa: BLE001 - any refusal is the right behaviour
+        r.info(f"the engine refuses a pattern with an unknown operator ({type(e).__name__})")
+
+
+OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "cidr", "equals-ignore-case", "wildcard"}
+
+
+def pattern_problems(node: Any, path: str = "") -> list[str]:
+    """What real EventBridge would refuse in a pattern and moto lets through."""
+    if not isinstance(node, dict) or not node:
+        return [f"{path or 'pattern'}: must be a non-empty object"]
+    problems = []
+    for key, value in node.items():
+        where = f"{path}.{key}" if path else key
+        if key == "$or":
+            problems += [p for i, alt in enumerate(as_list(value)) for p in pattern_problems(alt, f"{where}[{i}]")]
+        elif isinstance(value, dict):
+            problems += pattern_problems(value, where)
+        elif not isinstance(value, list) or not value:
+            problems.append(f"{where}: must be an object or a non-empty array")
+        else:
+            for item in value:
+                if isinstance(item, dict):
+                    if len(item) != 1 or next(iter(item)) not in OPERATORS:
+                        problems.append(f"{where}: unknown operator {sorted(item)}")
+                        continue
+                    (op, arg), = item.items()
+                    if op == "exists" and not isinstance(arg, bool):
+                        problems.append(f"{where}: exists takes true or false, not {arg!r}")
+                    if op in ("prefix", "suffix", "wildcard", "equals-ignore-case") and not (
+                        isinstance(arg, str) or (op != "equals-ignore-case" and isinstance(arg, dict) and set(arg) == {"equals-ignore-case"})
+                    ):
+                        problems.append(f"{where}: {op} takes a string, not {arg!r}")
+                elif isinstance(item, list):
+                    problems.append(f"{where}: nested array")
+    return problems
+
+
+def check_events(r: Report, template: dict[str, Any]) -> None:
+    rules, schedules = rule_patterns(template)
+    handled = load_events(EVENTS / "handled")
+    ignored = load_events(EVENTS / "ignored")
+    r.check(bool(rules), "template has EventBridge rule patterns", ", ".join(rules))
+    for rule, pattern in rules.items():
+        problems = pattern_problems(pattern)
+        r.check(not problems, f"rule {rule}: pattern uses only EventBridge's operators, well-formed", "; ".join(problems))
+    r.check(bool(handled) and bool(ignored), "events/handled and events/ignored hold samples", f"{len(handled)} handled, {len(ignored)} ignored")
+
+    bad = {path: probs for path, e in handled + ignored if (probs := envelope_problems(e))}
+    r.check(not bad, "every sample is a full EventBridge envelope (CloudTrail detail complete, account/region consistent)", "; ".join(f"{p}: {', '.join(v)}" for p, v in bad.items()))
+
+    # The samples cover the patterns: every EC2 name and every Lambda prefix has a handled sample.
+    names = {e["detail"].get("eventName") for _, e in handled if e.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE}
+    for rule, pattern in rules.items():
+        wanted = pattern.get("detail", {}).get("eventName", [])
+        missing = []
+        for w in wanted:
+            if isinstance(w, str) and w not in names:
+                missing.append(w)
+            elif isinstance(w, dict) and "prefix" in w and not any(n and n.startswith(w["prefix"]) for n in names):
+                missing.append(f"prefix {w['prefix']}")
+        r.check(not missing, f"rule {rule}: every eventName in its pattern has a sample in events/handled", ", ".join(missing))
+        r.check(
+            pattern.get("detail", {}).get("errorCode") == [{"exists": False}],
+            f"rule {rule}: failed calls are filtered out (detail.errorCode exists:false)",
+        )
+
+    scheduled_samples = {e["source"] for _, e in handled if is_scheduled(e)}
+    r.check(set(SCHEDULED_SOURCES) <= scheduled_samples, "events/handled has both scheduled shapes (aws.scheduler, aws.events)", f"found {sorted(scheduled_samples)}")
+    sweep_ok = any(
+        s.get("ScheduleExpression") == {"Ref": "SweepSchedule"} for s in schedules.values()
+    ) and any(e.get("Type") == "ScheduleV2" for e in template["Resources"][FUNCTION]["Properties"]["Events"].values())
+    r.check(sweep_ok, "a ScheduleV2 event runs on the SweepSchedule parameter")
+
+    try:
+        engine = PatternEngine()
+    except Exception as e:  # noqa: BLE001
+        r.check(False, "moto EventBridge starts in-process", f"{type(e).__name__}: {e}")
+        return
+    try:
+        if engine.native:
+            r.info("moto implements TestEventPattern: patterns are judged by it")
+        else:
+            r.info(
+                f"moto's TestEventPattern is a stub (answers {engine.test_event_pattern_answers} instead of [True, False]: "
+                "no Result in the response); judging patterns through moto's rule routing instead (PutRule + SQS target + PutEvents)"
+            )
+        if not check_engine_controls(r, engine):
+            r.info("the pattern engine failed its controls: the sample checks below cannot be trusted")
+        report_engine_divergences(r, engine)
+
+        for path, event in handled:
+            hits = engine.matching(rules, event)
+            if is_scheduled(event):
+                r.check(not hits, f"{path} (scheduled) matches no rule; the ScheduleV2 event serves it", f"matched {hits}")
+            else:
+                r.check(bool(hits), f"{path} matches a rule", f"matched {hits}" if hits else "matched none")
+        for path, event in ignored:
+            hits = engine.matching(rules, event)
+            r.check(not hits, f"{path} matches no rule", f"matched {hits}")
+    except Exception as e:  # noqa: BLE001
+        r.check(False, f"matching samples with {engine.name}", f"{type(e).__name__}: {e}")
+    finally:
+        engine.close()
+
+
+def check_iam(r: Report, template: dict[str, Any]) -> None:
+    policies = function_policies(template)
+    every = list(statements(resolve_ifs(policies, None)))
+    grants = granted(every)
+    r.check(bool(grants), f"{FUNCTION} Policies grant actions", f"{len(grants)} actions")
+
+    wild = sorted(a for s in every for a in as_list(s.get("Action", [])) if "*" in str(a))
+    not_action = [s.get("Sid", "?") for s in every if "NotAction" in s or "NotResource" in s]
+    r.check(not wild and not not_action, "no wildcard action, no NotAction/NotResource", ", ".join(wild + not_action))
+
+    star = set()
+    for s in every:
+        if "*" in as_list(s.get("Resource", [])):
+            star.update(
+                a for a in as_list(s.get("Action", [])) if a not in NO_RESOURCE_LEVEL and not str(a).startswith(NO_RESOURCE_LEVEL_PREFIXES)
+            )
+    r.check(not star, 'Resource "*" only for actions without resource-level permissions', ", ".join(sorted(star)))
+
+    # Code against template.
+    calls = code_calls(SRC)
+    r.info(f"src/ calls {len(calls)} AWS API actions: {', '.join(sorted(calls)) or 'none'}")
+    unknown_crates = sorted(
+        set(re.findall(r"^aws-sdk-([a-z0-9]+)\s*=", Path("Cargo.toml").read_text(), re.M)) - set(SERVICES)
+    ) if Path("Cargo.toml").exists() else []
+    if unknown_crates:
+        r.info(f"Cargo.toml has SDK crates whose calls this script does not look for: {', '.join(unknown_crates)}")
+    missing = {a: where for a, where in calls.items() if a not in grants}
+    r.check(
+        not missing,
+        "every AWS call in src/ is granted by the template",
+        "; ".join(f"{a} (at {', '.join(w[:3])})" for a, w in sorted(missing.items())),
+    )
+    unused = sorted(a for a in grants if a not in calls and a not in GRANTED_NOT_CALLED)
+    r.check(not unused, "every granted action is called in src/ (or listed in GRANTED_NOT_CALLED)", ", ".join(unused))
+    r.info(
+        "SAM adds to the role outside Policies: AWSLambdaBasicExecutionRole (logs) and sqs:SendMessage on "
+        "FailedEventsQueue (EventInvokeConfig OnFailure); not compared with the code"
+    )
+
+
+def check_gating(r: Report, template: dict[str, Any]) -> None:
+    param = template.get("Parameters", {}).get("RemediationMode", {})
+    allowed = param.get("AllowedValues")
+    r.check(
+        allowed == ["off", "plan", "apply"] and param.get("Default") == "off",
+        "RemediationMode allows exactly off/plan/apply (strings) and defaults to off",
+        f"AllowedValues={allowed!r} Default={param.get('Default')!r}",
+    )
+    env = template["Resources"][FUNCTION]["Properties"].get("Environment", {}).get("Variables", {})
+    r.check(env.get("REMEDIATION") == {"Ref": "RemediationMode"}, "REMEDIATION is the RemediationMode parameter")
+
+    conditions = template.get("Conditions", {})
+    policies = function_policies(template)
+    for mode in ("off", "plan", "apply"):
+        # off/plan: every other parameter unknown, so a write reachable through any value of
+        # them shows. apply: the defaults, and the writes must all be there.
+        params = parameter_values(template, RemediationMode=mode) if mode == "apply" else {"RemediationMode": mode}
+        try:
+            truth = {name: eval_condition(expr, params, conditions) for name, expr in conditions.items()}
+            grants = granted(statements(resolve_ifs(copy.deepcopy(policies), lambda c: truth[c])))
+        except (ValueError, KeyError) as e:
+            r.check(False, f"RemediationMode={mode}: policies evaluate", str(e))
+            continue
+        writes = {a for a in grants if a.startswith("ec2:") and not a.startswith("ec2:Describe")}
+        if mode == "apply":
+            r.check(writes == REMEDIATION_WRITES, "RemediationMode=apply grants exactly the remediation writes", f"granted {sorted(writes)}")
+        else:
+            r.check(not writes, f"RemediationMode={mode} grants no EC2 write action, whatever the other parameters", ", ".join(sorted(writes)))
+
+
+def main() -> int:
+    if not TEMPLATE.exists():
+        print(f"run from the repository root: no {TEMPLATE} here", file=sys.stderr)
+        return 2
+    r = Report()
+    check_cfn_lint(r)
+    try:
+        template = load_template(TEMPLATE)
+    except Exception as e:  # noqa: BLE001
+        r.check(False, "template.yaml parses", f"{type(e).__name__}: {e}")
+        template = None
+    if template is not None:
+        check_events(r, template)
+        check_iam(r, template)
+        check_gating(r, template)
+    print(f"{r.passed} passed, {r.failed} failed")
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

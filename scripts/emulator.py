@@ -1,0 +1,1383 @@
+#!/usr/bin/env python3
+"""AWS emulator for esm-guard's integration tests: moto's server plus patches and test controls.
+
+Run (after ``scripts/setup``)::
+
+    .venv/bin/python scripts/emulator.py [--host 127.0.0.1] [--port 0] [--no-stdin-watch] [--verbose]
+
+It prints exactly one line ``READY http://HOST:PORT`` on stdout (flushed) once the socket
+accepts connections; point the SDKs at it with ``AWS_ENDPOINT_URL=http://HOST:PORT``.  Logs
+go to stderr (errors and start/stop notes; every request too with ``--verbose``).  It exits with status 0 when its stdin
+reaches EOF (so a test process that dies takes the emulator with it; pass
+``--no-stdin-watch`` to run it by hand in the background) and on SIGTERM/SIGINT.
+
+Accounts
+    moto 5.2.5 maps every unknown access key id to account 123456789012.  Here an
+    AWS_ACCESS_KEY_ID that is a 12-digit number *is* the account id (resources, ARNs,
+    OwnerId, the request log and faults all use it), so tests sharing one emulator isolate
+    themselves by each using their own 12-digit key.  Any other key keeps moto's behaviour
+    (the ``x-moto-account-id`` header, IAM/STS-issued keys, else 123456789012).
+
+Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error": "..."}``)
+    GET    /_esm_guard/health
+        ``{"ok": true}``.
+    GET    /_esm_guard/requests[?account=ACCOUNT][&service=SVC][&action=ACTION]
+        Every AWS request received (in arrival order, faulted ones included, control and
+        /moto-api requests excluded) as
+        ``{"service": "ec2", "action": "DescribeSubnets", "account": "123456789012",
+        "region": "us-east-1"}``.  service/region come from the SigV4 credential scope;
+        action from the ``Action`` parameter (query protocols), the ``X-Amz-Target`` suffix
+        (JSON protocols) or the REST route of the botocore model (e.g. Lambda
+        ``ListEventSourceMappings``, Kafka ``ListClustersV2``); unmapped ones log as
+        ``"METHOD /path"``.
+    DELETE /_esm_guard/requests[?account=ACCOUNT]
+        Clears the log of that account (all accounts without the parameter).
+    POST   /_esm_guard/faults
+        Body: one rule or a list of rules, appended to the active rules::
+
+            {"action": "DescribeRouteTables",   # required; "*" matches every action
+             "service": "ec2",                   # optional (signing name: ec2, lambda, kafka, ...)
+             "account": "111122223333",          # optional
+             "status": 403,                      # optional; default 400 when "code" is given
+             "code": "UnauthorizedOperation",    # optional; default from status
+             "message": "You are not authorized",# optional
+             "count": 2,                         # optional; matching requests to affect (default: all)
+             "delay_ms": 0,                      # optional; sleep first (pass through if no status/code)
+             "reset": false}                     # optional; close the connection with no response
+
+        The first active rule that matches a request applies (and uses up one of its count).
+        The error body is in the service's own protocol so SDKs parse the code: EC2
+        ``<Response><Errors><Error>...``, other query services ``<ErrorResponse>...``,
+        awsJson (DynamoDB, EventBridge, ...) ``{"__type": ..., "message": ...}``, REST-JSON
+        (Lambda, Kafka) ``{"message": ...}`` with header ``x-amzn-ErrorType: CODE``.
+        Returns ``{"faults": [active rules]}``.
+    GET    /_esm_guard/faults      the active rules (with their remaining count).
+    DELETE /_esm_guard/faults      clears every rule.
+    POST   /_esm_guard/esm/<uuid>
+        Body ``{"State": "Enabled", "LastProcessingResult": "PROBLEM: Connection error. ...",
+        "StateTransitionReason": "..."}`` (any subset; null removes an override) sets the
+        fields GetEventSourceMapping/ListEventSourceMappings report for that mapping.  An
+        UpdateEventSourceMapping that sets ``Enabled`` drops the ``State`` override.
+        Returns the mapping's configuration.
+    POST   /_esm_guard/kafka/cluster
+        Body ``{"ClusterArn": "...", "State": "ACTIVE|CREATING|FAILED|..."}`` sets an MSK
+        cluster's state (clusters are ACTIVE right after creation here).
+    POST   /_esm_guard/iam/role
+        Body ``{"Account": "…", "RoleName": "…"}``: makes (or finds) a Lambda execution role,
+        which CreateFunction requires; returns ``{"Arn": …}``.
+    POST   /_esm_guard/ec2/nat-gateway/<nat-gateway-id>
+        Body ``{"State": "pending|failed|available|deleting|deleted"}`` sets a NAT gateway's
+        state (routes to a NAT gateway that is not pending/available report ``blackhole``).
+
+What is patched in moto 5.2.5 (see ``apply_patches``)
+    * Lambda: CreateEventSourceMapping for Kafka (MSK cluster ARN known to the kafka
+      backend of the same account/region, or SelfManagedEventSource); every Kafka field
+      round-trips; ListEventSourceMappings paginates (Marker/NextMarker, MaxItems, at most
+      100 a page) and filters FunctionName by name/ARN/partial ARN; Update/Delete of an
+      unknown UUID answer ResourceNotFoundException; function VpcConfig.VpcId is the
+      subnets' VPC (moto says "vpc-123abc").
+    * Kafka: RFC 3339 UTC CreationTime; realistic ARNs ``cluster/NAME/UUID-N``;
+      clusters ACTIVE once created; CreateClusterV2 keeps ClientAuthentication,
+      EncryptionInfo and the other provisioned settings; ListClusters(V2) paginate
+      (maxResults/nextToken) and ListClusters returns full cluster infos; unknown ARNs
+      answer NotFoundException (moto: HTTP 500); GetBootstrapBrokers (moto: missing) returns
+      AWS-shaped broker strings on the ports the cluster's auth/encryption imply
+      (9092 plaintext, 9094 TLS, 9096 SASL/SCRAM, 9098 IAM).
+    * EC2: MaxResults/NextToken on DescribeSubnets, DescribeRouteTables,
+      DescribeInternetGateways, DescribeNatGateways, DescribeVpcEndpoints,
+      DescribeSecurityGroups, DescribeNetworkAcls, DescribeVpcs (moto ignores them);
+      CreateVpcEndpoint idempotent by ClientToken, Interface endpoints without
+      SecurityGroupIds get the VPC's default group; new network ACLs carry the 32767
+      deny-all entries; route State is ``blackhole`` when the target is gone (deleted or
+      detached internet gateway, deleted/failed NAT gateway, deleted endpoint, ENI or
+      peering); CreateNatGateway without ConnectivityType is ``public``.
+    * SNS: Publish with MessageStructure=json requires a "default" key, as AWS does.
+    * EventBridge: TestEventPattern (moto: not implemented) using moto's rule matcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape as xml_escape
+
+ACCOUNT_KEY_RE = re.compile(r"^\d{12}$")
+CREDENTIAL_RE = re.compile(
+    r"Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request"
+)
+DEFAULT_ACCOUNT = "123456789012"
+
+log = logging.getLogger("esm_guard.emulator")
+
+
+def rfc3339_utc(dt: datetime | None = None) -> str:
+    """2026-11-25T14:50:17.781Z"""
+    dt = (dt or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def encode_token(prefix: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{prefix}:{offset}".encode()).decode()
+
+
+def decode_token(prefix: str, token: str | None) -> int | None:
+    """Offset encoded in a pagination token, 0 without one, None when it is not ours."""
+    if not token:
+        return 0
+    try:
+        kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind == prefix and offset.isdigit():
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def account_for(access_key: str | None, header_account: str | None = None) -> str:
+    """The account moto (as patched here) serves a request with this access key from."""
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if header_account:
+        return header_account
+    if access_key and ACCOUNT_KEY_RE.match(access_key):
+        return access_key
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key or "")
+
+
+def _patch_accounts() -> None:
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.get_current_account
+
+    def get_current_account(self: Any) -> str:
+        if "MOTO_ACCOUNT_ID" not in os.environ and "x-moto-account-id" not in self.headers:
+            m = CREDENTIAL_RE.search(self.headers.get("Authorization", "") or "")
+            if m and ACCOUNT_KEY_RE.match(m.group("key")):
+                return m.group("key")
+        return original(self)
+
+    BaseResponse.get_current_account = get_current_account
+
+
+# --------------------------------------------------------------------------- lambda
+
+
+def _parse_function_ref(ref: str) -> tuple[str, str | None]:
+    """(name, qualifier) of a function name, name:qualifier, ARN or partial ARN."""
+    parts = ref.split(":")
+    if ref.startswith("arn:") and len(parts) >= 7:
+        return parts[6], (parts[7] if len(parts) > 7 else None)
+    if len(parts) >= 3 and parts[1] == "function":  # 123456789012:function:name[:qualifier]
+        return parts[2], (parts[3] if len(parts) > 3 else None)
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return ref, None
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda import models as lm
+    from moto.awslambda import responses as lr
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.core.exceptions import JsonRESTError
+    from moto.kafka.models import kafka_backends
+
+    class ResourceNotFound(JsonRESTError):
+        code = 404
+
+        def __init__(self, message: str):
+            super().__init__("ResourceNotFoundException", message)
+
+    class ResourceConflict(JsonRESTError):
+        code = 409
+
+        def __init__(self, message: str):
+            super().__init__("ResourceConflictException", message)
+
+    ESM = lm.EventSourceMapping
+    sequence = itertools.count(1)
+    original_init = ESM.__init__
+
+    def esm_init(self: Any, spec: dict[str, Any]) -> None:
+        original_init(self, spec)
+        self._esm_guard_seq = next(sequence)
+        self._esm_guard_overrides = {}
+
+    ESM.__init__ = esm_init
+
+    original_get_configuration = ESM.get_configuration
+
+    def get_configuration(self: Any) -> dict[str, Any]:
+        config = original_get_configuration(self)
+        for key, value in getattr(self, "_esm_guard_overrides", {}).items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
+        return config
+
+    ESM.get_configuration = get_configuration
+
+    class KafkaEventSourceMapping(ESM):  # type: ignore[misc, valid-type]
+        """An MSK or self-managed Kafka mapping (moto only knows SQS/DynamoDB/Kinesis)."""
+
+        __module__ = "moto.awslambda.models"  # moto's model registry keys classes by module
+
+        def __init__(self, spec: dict[str, Any]):
+            spec = dict(spec)
+            spec.setdefault("EventSourceArn", None)
+            super().__init__(spec)
+            # Lambda uses the mapping's UUID as consumer group unless one is given.
+            if self.event_source_arn:
+                cfg = dict(self.kafka_config or {})
+                cfg.setdefault("ConsumerGroupId", self.uuid)
+                self.kafka_config = cfg
+            else:
+                cfg = dict(self.self_managed_kafka_event_source_config or {})
+                cfg.setdefault("ConsumerGroupId", self.uuid)
+                self.self_managed_kafka_event_source_config = cfg
+            self._esm_guard_overrides = {
+                "LastProcessingResult": "No records processed",
+                "StateTransitionReason": "USER_INITIATED",
+            }
+
+        @property
+        def event_source_arn(self) -> Any:
+            return self._event_source_arn
+
+        @event_source_arn.setter
+        def event_source_arn(self, value: Any) -> None:
+            self._event_source_arn = value
+
+        def _get_service_source_from_arn(self, event_source_arn: str | None = None) -> str:
+            return "kafka"
+
+        @property
+        def batch_size(self) -> int:
+            return self._batch_size
+
+        @batch_size.setter
+        def batch_size(self, value: Any) -> None:
+            if value is None:
+                self._batch_size = 100
+                return
+            value = int(value)
+            if not 1 <= value <= 10000:
+                raise InvalidParameterValueException(
+                    f"BatchSize {value} is out of range: Kafka sources take 1 to 10000"
+                )
+            self._batch_size = value
+
+        def source_key(self) -> Any:
+            if self.event_source_arn:
+                return self.event_source_arn
+            endpoints = (self.self_managed_event_source or {}).get("Endpoints", {})
+            return tuple(sorted(endpoints.get("KAFKA_BOOTSTRAP_SERVERS", [])))
+
+    lm.KafkaEventSourceMapping = KafkaEventSourceMapping  # type: ignore[attr-defined]
+
+    Backend = lm.LambdaBackend
+    original_create = Backend.create_event_source_mapping
+
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        arn = spec.get("EventSourceArn")
+        self_managed = spec.get("SelfManagedEventSource")
+        is_msk = bool(arn) and arn.split(":")[2:3] == ["kafka"]
+        if not is_msk and not self_managed:
+            return original_create(self, spec)
+        if arn and self_managed:
+            raise InvalidParameterValueException(
+                "Specify either EventSourceArn or SelfManagedEventSource, not both"
+            )
+        if not spec.get("FunctionName"):
+            raise InvalidParameterValueException("Missing FunctionName")
+        func = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
+        if is_msk:
+            cluster = kafka_backends[self.account_id][self.region_name].clusters.get(arn)
+            if cluster is None:
+                raise InvalidParameterValueException(
+                    f"Amazon MSK cluster {arn} does not exist in account {self.account_id}, "
+                    f"region {self.region_name}"
+                )
+        else:
+            servers = (self_managed.get("Endpoints") or {}).get("KAFKA_BOOTSTRAP_SERVERS")
+            if (
+                not isinstance(servers, list)
+                or not servers
+                or not all(isinstance(s, str) and re.match(r"^[^:\s]+:\d+$", s) for s in servers)
+            ):
+                raise InvalidParameterValueException(
+                    "SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVERS must list host:port entries"
+                )
+        topics = spec.get("Topics")
+        if not isinstance(topics, list) or len(topics) != 1:
+            raise InvalidParameterValueException("Topics must contain exactly one topic for Kafka")
+        if spec.get("StartingPosition") not in ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"):
+            raise InvalidParameterValueException(
+                "StartingPosition is required for Kafka: LATEST, TRIM_HORIZON or AT_TIMESTAMP"
+            )
+        spec = dict(spec)
+        spec.update(
+            {"RegionName": self.region_name, "AccountId": self.account_id, "FunctionArn": func.function_arn}
+        )
+        esm = KafkaEventSourceMapping(spec)
+        for other in self._event_source_mappings.values():
+            if (
+                isinstance(other, KafkaEventSourceMapping)
+                and other.function_arn == esm.function_arn
+                and other.source_key() == esm.source_key()
+                and other.topics == esm.topics
+            ):
+                raise ResourceConflict(
+                    f"An event source mapping with event source ({arn or self_managed}), function "
+                    f"({esm.function_arn}), topics ({', '.join(esm.topics)}) already exists. "
+                    f"Please update or delete the existing mapping with UUID {other.uuid}"
+                )
+        self._event_source_mappings[esm.uuid] = esm
+        return esm
+
+    Backend.create_event_source_mapping = create_event_source_mapping
+
+    original_update = Backend.update_event_source_mapping
+
+    def update_event_source_mapping(self: Any, uuid_: str, spec: dict[str, Any]) -> Any:
+        esm = self.get_event_source_mapping(uuid_)
+        if esm is None:
+            raise ResourceNotFound(f"The resource you requested does not exist. (Service: Lambda, UUID: {uuid_})")
+        result = original_update(self, uuid_, spec)
+        if "Enabled" in spec:
+            getattr(esm, "_esm_guard_overrides", {}).pop("State", None)
+        if "AmazonManagedKafkaEventSourceConfig" in spec:
+            esm.kafka_config = {**(esm.kafka_config or {}), **(spec["AmazonManagedKafkaEventSourceConfig"] or {})}
+        if "SelfManagedKafkaEventSourceConfig" in spec:
+            esm.self_managed_kafka_event_source_config = {
+                **(esm.self_managed_kafka_event_source_config or {}),
+                **(spec["SelfManagedKafkaEventSourceConfig"] or {}),
+            }
+        return result
+
+    Backend.update_event_source_mapping = update_event_source_mapping
+
+    def list_event_source_mappings(self: Any, event_source_arn: str | None, function_name: str | None) -> list[Any]:
+        esms = sorted(self._event_source_mappings.values(), key=lambda e: getattr(e, "_esm_guard_seq", 0))
+        if event_source_arn:
+            esms = [e for e in esms if e.event_source_arn == event_source_arn]
+        if function_name:
+            want_name, want_qualifier = _parse_function_ref(function_name)
+            kept = []
+            for e in esms:
+                name, qualifier = _parse_function_ref(e.function_arn)
+                if name == want_name and (want_qualifier is None or qualifier == want_qualifier):
+                    kept.append(e)
+            esms = kept
+        return esms
+
+    Backend.list_event_source_mappings = list_event_source_mappings
+
+    Response = lr.LambdaResponse
+
+    def list_event_source_mappings_response(self: Any) -> Any:
+        event_source_arn = self.querystring.get("EventSourceArn", [None])[0]
+        function_name = self.querystring.get("FunctionName", [None])[0]
+        marker = self.querystring.get("Marker", [None])[0]
+        max_items_raw = self.querystring.get("MaxItems", [None])[0]
+        try:
+            max_items = int(max_items_raw) if max_items_raw else 100
+        except ValueError:
+            raise InvalidParameterValueException(f"MaxItems {max_items_raw!r} is not a number")
+        if not 1 <= max_items <= 10000:
+            raise InvalidParameterValueException("MaxItems must be between 1 and 10000")
+        page_size = min(max_items, 100)
+        esms = self.backend.list_event_source_mappings(event_source_arn, function_name)
+        start_seq = decode_token("esm", marker)
+        if start_seq is None:
+            raise InvalidParameterValueException(f"Invalid Marker: {marker}")
+        esms = [e for e in esms if getattr(e, "_esm_guard_seq", 0) >= start_seq]
+        page, rest = esms[:page_size], esms[page_size:]
+        result: dict[str, Any] = {"EventSourceMappings": [e.get_configuration() for e in page]}
+        if rest:
+            result["NextMarker"] = encode_token("esm", rest[0]._esm_guard_seq)
+        return 200, {}, json.dumps(result)
+
+    Response.list_event_source_mappings = list_event_source_mappings_response
+
+    def delete_event_source_mapping_response(self: Any) -> Any:
+        uuid_ = self.path.split("/")[-1]
+        esm = self.backend.delete_event_source_mapping(uuid_)
+        if esm is None:
+            raise ResourceNotFound(f"The resource you requested does not exist. (Service: Lambda, UUID: {uuid_})")
+        config = esm.get_configuration()
+        config["State"] = "Deleting"
+        return 202, {"status": 202}, json.dumps(config)
+
+    Response.delete_event_source_mapping = delete_event_source_mapping_response
+
+    # VpcConfig.VpcId: moto reports a constant "vpc-123abc"; AWS reports the subnets' VPC.
+    def vpc_config(self: Any) -> dict[str, Any] | None:
+        if not self._vpc_config:
+            return None
+        config = dict(self._vpc_config)
+        vpc_id = None
+        try:
+            from moto.ec2.models import ec2_backends
+
+            ec2 = ec2_backends[self.account_id][self.region]
+            for subnet_id in config.get("SubnetIds") or []:
+                try:
+                    vpc_id = ec2.get_subnet(subnet_id).vpc_id
+                    break
+                except Exception:
+                    continue
+            if vpc_id is None:
+                for group_id in config.get("SecurityGroupIds") or []:
+                    group = ec2.get_security_group_from_id(group_id)
+                    if group is not None:
+                        vpc_id = group.vpc_id
+                        break
+        except Exception:
+            log.exception("resolving the VPC of a function's VpcConfig")
+        if vpc_id:
+            config["VpcId"] = vpc_id
+        elif config.get("SecurityGroupIds"):
+            config["VpcId"] = "vpc-123abc"
+        config.setdefault("Ipv6AllowedForDualStack", False)
+        return config
+
+    lm.LambdaFunction.vpc_config = property(vpc_config)  # type: ignore[assignment]
+
+
+def find_event_source_mapping(uuid_: str) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    for _, regions in list(lambda_backends.items()):
+        for _, backend in list(regions.items()):
+            esm = backend._event_source_mappings.get(uuid_)
+            if esm is not None:
+                return esm
+    return None
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+def _patch_kafka() -> None:
+    from moto.kafka import models as km
+    from moto.kafka import responses as kr
+    from moto.kafka.exceptions import KafkaException
+    from moto.utilities.utils import get_partition
+
+    class NotFound(KafkaException):
+        code = 404
+
+        def __init__(self, message: str):
+            super().__init__("NotFoundException", message)
+
+    class BadRequest(KafkaException):
+        code = 400
+
+        def __init__(self, message: str):
+            super().__init__("BadRequestException", message)
+
+    Cluster = km.FakeKafkaCluster
+    original_init = Cluster.__init__
+
+    def cluster_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.creation_time = rfc3339_utc()
+
+    Cluster.__init__ = cluster_init
+
+    def generate_arn(self: Any) -> str:
+        # AWS: arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID-N (serverless: UUID-sN)
+        suffix = "s1" if self.cluster_type == "SERVERLESS" else "1"
+        partition = get_partition(self.region_name)
+        return (
+            f"arn:{partition}:kafka:{self.region_name}:{self.account_id}:"
+            f"cluster/{self.cluster_name}/{self.cluster_id}-{suffix}"
+        )
+
+    Cluster._generate_arn = generate_arn
+
+    Backend = km.KafkaBackend
+    original_create_v2 = Backend.create_cluster_v2
+
+    def create_cluster_v2(self: Any, cluster_name: str, tags: Any, provisioned: Any, serverless: Any) -> Any:
+        if not provisioned and not serverless:
+            raise BadRequest("Exactly one of provisioned or serverless is required")
+        result = original_create_v2(self, cluster_name, tags, provisioned, serverless)
+        cluster = self.clusters[result[0]]
+        if provisioned:
+            cluster.client_authentication = provisioned.get("clientAuthentication")
+            cluster.encryption_info = provisioned.get("encryptionInfo")
+            cluster.configuration_info = provisioned.get("configurationInfo")
+            cluster.open_monitoring = provisioned.get("openMonitoring")
+            cluster.logging_info = provisioned.get("loggingInfo")
+            if provisioned.get("enhancedMonitoring"):
+                cluster.enhanced_monitoring = provisioned["enhancedMonitoring"]
+        cluster.state = "ACTIVE"
+        return result
+
+    Backend.create_cluster_v2 = create_cluster_v2
+
+    original_create = Backend.create_cluster
+
+    def create_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_create(self, *args, **kwargs)
+        self.clusters[result[0]].state = "ACTIVE"
+        return result
+
+    Backend.create_cluster = create_cluster
+
+    def require(method_name: str) -> None:
+        original = getattr(Backend, method_name)
+
+        def wrapper(self: Any, cluster_arn: str, *args: Any, **kwargs: Any) -> Any:
+            if cluster_arn not in self.clusters:
+                raise NotFound(f"The specified cluster was not found: {cluster_arn}")
+            return original(self, cluster_arn, *args, **kwargs)
+
+        setattr(Backend, method_name, wrapper)
+
+    for name in ("describe_cluster", "describe_cluster_v2", "delete_cluster"):
+        require(name)
+
+    def list_clusters(self: Any, cluster_name_filter: str | None) -> list[dict[str, Any]]:
+        # AWS ListClusters returns the full ClusterInfo of provisioned clusters.
+        return [
+            self.describe_cluster(arn)
+            for arn, cluster in list(self.clusters.items())
+            if cluster.cluster_type == "PROVISIONED"
+            and (not cluster_name_filter or cluster.cluster_name.startswith(cluster_name_filter))
+        ]
+
+    Backend.list_clusters = list_clusters
+
+    Response = kr.KafkaResponse
+
+    def paginated(method_name: str, filters: dict[str, str]) -> None:
+        def handler(self: Any) -> str:
+            kwargs = {kw: self._get_param(param) for kw, param in filters.items()}
+            infos = getattr(self.kafka_backend, method_name)(**kwargs)
+            max_results = self._get_param("maxResults")
+            token = self._get_param("nextToken")
+            start = decode_token("msk", token)
+            if start is None:
+                raise BadRequest(f"Invalid nextToken: {token}")
+            size = int(max_results) if max_results else len(infos) or 1
+            result: dict[str, Any] = {"clusterInfoList": infos[start : start + size]}
+            if start + size < len(infos):
+                result["nextToken"] = encode_token("msk", start + size)
+            return json.dumps(result)
+
+        setattr(Response, method_name, handler)
+
+    paginated("list_clusters_v2", {"cluster_name_filter": "clusterNameFilter", "cluster_type_filter": "clusterTypeFilter"})
+    paginated("list_clusters", {"cluster_name_filter": "clusterNameFilter"})
+
+    def get_bootstrap_brokers(self: Any) -> str:
+        """moto has no GetBootstrapBrokers: synthesise AWS-shaped strings from the cluster's settings.
+
+        Ports as in MSK: 9092 plaintext, 9094 TLS, 9096 SASL/SCRAM, 9098 IAM.
+        """
+        path = unquote(self.parsed_url.path)
+        arn = path.split("/v1/clusters/", 1)[-1].removesuffix("/bootstrap-brokers")
+        backend = self.kafka_backend
+        if arn not in backend.clusters:
+            raise NotFound(f"The specified cluster was not found: {arn}")
+        cluster = backend.clusters[arn]
+        short = cluster.cluster_id.split("-")[0][:6]
+        region = cluster.region_name
+        if cluster.cluster_type == "SERVERLESS":
+            auth = (cluster.serverless_config or {}).get("clientAuthentication") or {"sasl": {"iam": {"enabled": True}}}
+            host = f"boot-{short}.c1.kafka-serverless.{region}.amazonaws.com"
+            result = {}
+            if ((auth.get("sasl") or {}).get("iam") or {}).get("enabled"):
+                result["bootstrapBrokerStringSaslIam"] = f"{host}:9098"
+            return json.dumps(result)
+        auth = cluster.client_authentication or {}
+        in_transit = ((cluster.encryption_info or {}).get("encryptionInTransit") or {}).get("clientBroker", "TLS")
+        sasl = auth.get("sasl") or {}
+        scram = bool((sasl.get("scram") or {}).get("enabled"))
+        iam = bool((sasl.get("iam") or {}).get("enabled"))
+        tls_auth = bool((auth.get("tls") or {}).get("enabled"))
+        unauthenticated = bool((auth.get("unauthenticated") or {}).get("enabled")) or not (scram or iam or tls_auth)
+        brokers = max(int(cluster.number_of_broker_nodes or 1), 1)
+
+        def hosts(port: int) -> str:
+            return ",".join(
+                f"b-{i}.{cluster.cluster_name.lower()}.{short}.c2.kafka.{region}.amazonaws.com:{port}"
+                for i in range(1, min(brokers, 3) + 1)
+            )
+
+        result = {}
+        if unauthenticated and in_transit in ("PLAINTEXT", "TLS_PLAINTEXT"):
+            result["bootstrapBrokerString"] = hosts(9092)
+        if (unauthenticated or tls_auth) and in_transit in ("TLS", "TLS_PLAINTEXT"):
+            result["bootstrapBrokerStringTls"] = hosts(9094)
+        if scram and in_transit in ("TLS", "TLS_PLAINTEXT"):
+            result["bootstrapBrokerStringSaslScram"] = hosts(9096)
+        if iam and in_transit in ("TLS", "TLS_PLAINTEXT"):
+            result["bootstrapBrokerStringSaslIam"] = hosts(9098)
+        return json.dumps(result)
+
+    Response.get_bootstrap_brokers = get_bootstrap_brokers
+
+
+def find_kafka_cluster(arn: str) -> Any:
+    from moto.kafka.models import kafka_backends
+
+    for _, regions in list(kafka_backends.items()):
+        for _, backend in list(regions.items()):
+            cluster = backend.clusters.get(arn)
+            if cluster is not None:
+                return cluster
+    return None
+
+
+# --------------------------------------------------------------------------- ec2
+
+
+def _patch_ec2() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import nat_gateways, network_acls, route_tables, vpcs
+    from moto.ec2.responses import internet_gateways as r_igw
+    from moto.ec2.responses import nat_gateways as r_nat
+    from moto.ec2.responses import network_acls as r_acl
+    from moto.ec2.responses import route_tables as r_rt
+    from moto.ec2.responses import security_groups as r_sg
+    from moto.ec2.responses import subnets as r_subnets
+    from moto.ec2.responses import vpcs as r_vpcs
+
+    # -- MaxResults / NextToken (moto returns everything, always)
+    def paginate(cls: Any, method_name: str, key: str) -> None:
+        original = getattr(cls, method_name)
+
+        def wrapper(self: Any) -> Any:
+            result = original(self)
+            max_results = self._get_int_param("MaxResults")
+            token = self._get_param("NextToken")
+            if not max_results and not token:
+                return result
+            start = decode_token(method_name, token)
+            if start is None:
+                raise EC2ClientError("InvalidNextToken", f"The token '{token}' is invalid")
+            items = list(result.result[key])
+            size = max_results or len(items) or 1
+            body = dict(result.result)
+            body[key] = items[start : start + size]
+            if start + size < len(items):
+                body["NextToken"] = encode_token(method_name, start + size)
+            return ActionResult(body)
+
+        setattr(cls, method_name, wrapper)
+
+    paginate(r_subnets.Subnets, "describe_subnets", "Subnets")
+    paginate(r_rt.RouteTables, "describe_route_tables", "RouteTables")
+    paginate(r_igw.InternetGateways, "describe_internet_gateways", "InternetGateways")
+    paginate(r_nat.NatGateways, "describe_nat_gateways", "NatGateways")
+    paginate(r_vpcs.VPCs, "describe_vpc_endpoints", "VpcEndpoints")
+    paginate(r_vpcs.VPCs, "describe_vpcs", "Vpcs")
+    paginate(r_sg.SecurityGroups, "describe_security_groups", "SecurityGroups")
+    paginate(r_acl.NetworkACLs, "describe_network_acls", "NetworkAcls")
+
+    # -- CreateVpcEndpoint: idempotent by ClientToken; Interface endpoints default to the VPC's default SG
+    VPCBackend = vpcs.VPCBackend
+    original_create_endpoint = VPCBackend.create_vpc_endpoint
+
+    def create_vpc_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
+        import inspect
+
+        bound = inspect.signature(original_create_endpoint).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        params = bound.arguments
+        token = params.get("client_token")
+        if token:
+            for endpoint in list(self.vpc_end_points.values()):
+                if getattr(endpoint, "client_token", None) == token:
+                    if endpoint.vpc_id != params["vpc_id"] or endpoint.service_name != params["service_name"]:
+                        raise EC2ClientError(
+                            "IdempotentParameterMismatch",
+                            "The client token you have provided is associated with a resource that is already "
+                            "deleted or has different parameters. Please use a different client token.",
+                        )
+                    return endpoint
+        endpoint_type = params.get("endpoint_type") or ""
+        if endpoint_type.lower() == "interface" and not params.get("security_group_ids"):
+            default = self.get_security_group_from_name("default", vpc_id=params["vpc_id"])
+            if default is not None:
+                params["security_group_ids"] = [default.id]
+        params.pop("self", None)
+        return original_create_endpoint(self, **params)
+
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+
+    # -- new network ACLs carry the implicit deny-all rules (rule number 32767), as in AWS
+    AclBackend = network_acls.NetworkAclBackend
+    original_create_acl = AclBackend.create_network_acl
+
+    def create_network_acl(self: Any, vpc_id: str, tags: Any = None, default: bool = False) -> Any:
+        acl = original_create_acl(self, vpc_id, tags, default)
+        if not default:
+            for egress in (True, False):
+                self.create_network_acl_entry(
+                    network_acl_id=acl.id,
+                    rule_number=32767,
+                    protocol="-1",
+                    rule_action="deny",
+                    egress=egress,
+                    cidr_block="0.0.0.0/0",
+                    icmp_code=None,
+                    icmp_type=None,
+                    port_range_from=None,
+                    port_range_to=None,
+                    ipv6_cidr_block=None,
+                )
+        return acl
+
+    AclBackend.create_network_acl = create_network_acl
+
+    # -- CreateNatGateway without ConnectivityType is public (moto leaves it unset)
+    NatBackend = nat_gateways.NatGatewayBackend
+    original_create_nat = NatBackend.create_nat_gateway
+
+    def create_nat_gateway(self: Any, subnet_id: str, allocation_id: str, tags: Any = None, connectivity_type: Any = "public") -> Any:
+        return original_create_nat(self, subnet_id, allocation_id, tags, connectivity_type or "public")
+
+    NatBackend.create_nat_gateway = create_nat_gateway
+
+    # -- route State: blackhole when the target is gone (moto: always "active")
+    def route_state(self: Any) -> str:
+        override = getattr(self, "_esm_guard_state", None)
+        if override:
+            return override
+        try:
+            backend = self.route_table.ec2_backend
+            vpc_id = self.route_table.vpc_id
+            if self.nat_gateway is not None and (
+                self.nat_gateway.state not in ("available", "pending")
+                or self.nat_gateway.id not in backend.nat_gateways
+            ):
+                return "blackhole"
+            gateway = self.gateway
+            if gateway is not None:
+                gateway_id = gateway.id
+                if gateway_id.startswith("igw-"):
+                    igw = backend.internet_gateways.get(gateway_id)
+                    if igw is None or igw.vpc is None or igw.vpc.id != vpc_id:
+                        return "blackhole"
+                elif gateway_id.startswith("vgw-") and gateway_id not in backend.vpn_gateways:
+                    return "blackhole"
+            if self.vpc_endpoint_id:
+                endpoint = backend.vpc_end_points.get(self.vpc_endpoint_id)
+                if endpoint is None or endpoint.state == "deleted":
+                    return "blackhole"
+            if self.interface is not None and self.interface.id not in backend.enis:
+                return "blackhole"
+            if self.vpc_pcx is not None and self.vpc_pcx.id not in backend.vpc_pcxs:
+                return "blackhole"
+            if self.instance is not None:
+                state = getattr(getattr(self.instance, "_state", None), "name", "running")
+                if state in ("stopped", "terminated", "shutting-down", "stopping"):
+                    return "blackhole"
+            if self.egress_only_igw is not None and self.egress_only_igw.id not in getattr(
+                backend, "egress_only_internet_gateways", {self.egress_only_igw.id: None}
+            ):
+                return "blackhole"
+        except Exception:
+            log.exception("computing a route's state")
+        return "active"
+
+    route_tables.Route.state = property(route_state)  # type: ignore[assignment]
+
+
+def find_nat_gateway(nat_id: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    for _, regions in list(ec2_backends.items()):
+        for _, backend in list(regions.items()):
+            nat = backend.nat_gateways.get(nat_id)
+            if nat is not None:
+                return nat
+    return None
+
+
+# --------------------------------------------------------------------------- sns, events
+
+
+def _patch_sns() -> None:
+    from moto.sns import models as sm
+    from moto.sns.exceptions import InvalidParameterValue
+
+    Backend = sm.SNSBackend
+    original_publish = Backend.publish
+
+    def publish(self: Any, message: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("message_structure") == "json":
+            try:
+                structured = json.loads(message)
+            except (TypeError, ValueError):
+                raise InvalidParameterValue("Invalid parameter: Message Structure - JSON message body failed to parse")
+            if not isinstance(structured, dict) or not isinstance(structured.get("default"), str):
+                raise InvalidParameterValue(
+                    "Invalid parameter: Message Structure - No default entry in JSON message body"
+                )
+        return original_publish(self, message, *args, **kwargs)
+
+    Backend.publish = publish
+
+
+def _patch_events() -> None:
+    from moto.events import responses as er
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventPattern, EventPatternParser
+
+    REQUIRED = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+    def test_event_pattern(self: Any) -> str:
+        raw_pattern = self._get_param("EventPattern")
+        raw_event = self._get_param("Event")
+        if not raw_pattern:
+            raise ValidationException("EventPattern is required")
+        pattern = EventPatternParser(raw_pattern).parse()
+        try:
+            event = json.loads(raw_event or "")
+        except ValueError:
+            raise ValidationException("Parameter Event is not valid.")
+        if not isinstance(event, dict) or any(field not in event for field in REQUIRED):
+            raise ValidationException("Parameter Event is not valid.")
+        return json.dumps({"Result": bool(EventPattern(raw_pattern, pattern).matches_event(event))})
+
+    er.EventsHandler.test_event_pattern = test_event_pattern
+
+
+_PATCHED = False
+
+
+def apply_patches() -> None:
+    global _PATCHED
+    if _PATCHED:
+        return
+    _patch_accounts()
+    _patch_kafka()
+    _patch_lambda()
+    _patch_ec2()
+    _patch_sns()
+    _patch_events()
+    _PATCHED = True
+
+
+# --------------------------------------------------------------------------- request description
+
+# Signing names whose botocore service model has a different name.
+BOTOCORE_NAMES = {"events": "events", "lambda": "lambda", "kafka": "kafka", "execute-api": "apigateway"}
+
+
+class RestRouter:
+    """Maps METHOD + raw path to an operation name using botocore's service models."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, list[tuple[str, re.Pattern[str], list[str], str]]] = {}
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def _build(self, service: str) -> list[tuple[str, re.Pattern[str], list[str], str]]:
+        import botocore.session
+
+        if self._session is None:
+            self._session = botocore.session.get_session()
+        try:
+            model = self._session.get_service_model(BOTOCORE_NAMES.get(service, service))
+        except Exception:
+            return []
+        routes = []
+        for name in model.operation_names:
+            http = model.operation_model(name).http
+            uri = http.get("requestUri", "/")
+            path, _, query = uri.partition("?")
+            pattern = ""
+            literal = 0
+            for part in re.split(r"(\{[^}]+\})", path.rstrip("/")):
+                if part.startswith("{") and part.endswith("}"):
+                    pattern += "(.+)" if part.endswith("+}") else "([^/]+)"
+                else:
+                    pattern += re.escape(part)
+                    literal += len(part)
+            keys = [q.split("=")[0] for q in query.split("&") if q]
+            routes.append((http.get("method", "POST"), re.compile(f"^{pattern}/?$"), keys, name, literal))
+        routes.sort(key=lambda r: (-r[4], -len(r[2])))
+        return [(m, rx, keys, name) for m, rx, keys, name, _ in routes]
+
+    def operation(self, service: str, method: str, raw_path: str, query: dict[str, Any]) -> str | None:
+        with self._lock:
+            routes = self._routes.get(service)
+            if routes is None:
+                routes = self._routes[service] = self._build(service)
+        for route_method, regex, keys, name in routes:
+            if route_method == method and regex.match(raw_path) and all(k in query for k in keys):
+                return name
+        return None
+
+
+REST_ROUTER = RestRouter()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Reads the request body and puts it back for moto."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
+    """service, action, account, region (+ protocol) of a SigV4-signed AWS request, else None."""
+    query_string = environ.get("QUERY_STRING", "")
+    query = parse_qs(query_string, keep_blank_values=True)
+    auth = environ.get("HTTP_AUTHORIZATION", "") or ""
+    m = CREDENTIAL_RE.search(auth)
+    if m is None and "X-Amz-Credential" in query:
+        m = CREDENTIAL_RE.search("Credential=" + query["X-Amz-Credential"][0])
+    if m is None:
+        return None
+    service = m.group("service").lower()
+    region = m.group("region")
+    account = account_for(m.group("key"), environ.get("HTTP_X_MOTO_ACCOUNT_ID"))
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    content_type = environ.get("CONTENT_TYPE", "") or ""
+    action = None
+    protocol = "rest-json"
+    if target:
+        action = target.rsplit(".", 1)[-1]
+        protocol = "json"
+    else:
+        if "Action" in query:
+            action = query["Action"][0]
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            form = parse_qs(_read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
+            if "Action" in form:
+                action = form["Action"][0]
+        if action:
+            protocol = "ec2" if service == "ec2" else "query"
+        else:
+            if service in ("s3", "route53", "cloudfront"):
+                protocol = "rest-xml"
+            raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+            raw_path = raw_uri.split("?", 1)[0] or "/"
+            if raw_path.startswith(("http://", "https://")):
+                raw_path = "/" + raw_path.split("/", 3)[-1]
+            action = REST_ROUTER.operation(service, method, raw_path, query)
+            if action is None:
+                action = f"{method} {unquote(environ.get('PATH_INFO', raw_path))}"
+    return {"service": service, "action": action, "account": account, "region": region, "protocol": protocol}
+
+
+# --------------------------------------------------------------------------- faults
+
+DEFAULT_CODES = {
+    400: "ValidationException",
+    401: "UnrecognizedClientException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    409: "ConflictException",
+    429: "ThrottlingException",
+    500: "InternalFailure",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+JSON_TYPE_PREFIX = {"dynamodb": "com.amazonaws.dynamodb.v20120810#"}
+
+
+def error_response(request: dict[str, Any], status: int, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    request_id = str(uuid.uuid4())
+    protocol = request["protocol"]
+    reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
+    status_line = f"{status} {reason}"
+    headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
+    if protocol == "ec2":
+        body = (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{xml_escape(code)}</Code>"
+            f"<Message>{xml_escape(message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+        headers.append(("Content-Type", "text/xml;charset=UTF-8"))
+    elif protocol == "query":
+        fault_type = "Receiver" if status >= 500 else "Sender"
+        body = (
+            f"<ErrorResponse><Error><Type>{fault_type}</Type><Code>{xml_escape(code)}</Code>"
+            f"<Message>{xml_escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers.append(("Content-Type", "text/xml"))
+    elif protocol == "rest-xml":
+        body = (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{xml_escape(code)}</Code>"
+            f"<Message>{xml_escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
+        )
+        headers.append(("Content-Type", "application/xml"))
+    elif protocol == "json":
+        body = json.dumps({"__type": JSON_TYPE_PREFIX.get(request["service"], "") + code, "message": message})
+        headers.append(("Content-Type", "application/x-amz-json-1.0"))
+        # awsJson services migrated from query (SQS) read the code from this header.
+        headers.append(("x-amzn-query-error", f"{code};{'Receiver' if status >= 500 else 'Sender'}"))
+    else:
+        body = json.dumps({"message": message})
+        headers.append(("Content-Type", "application/json"))
+        headers.append(("x-amzn-ErrorType", code))
+    data = body.encode()
+    headers.append(("Content-Length", str(len(data))))
+    return status_line, headers, data
+
+
+class State:
+    """The request log and fault rules, shared by every request thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[dict[str, str]] = []
+        self.faults: list[dict[str, Any]] = []
+
+    def record(self, request: dict[str, Any]) -> None:
+        entry = {k: request[k] for k in ("service", "action", "account", "region")}
+        with self.lock:
+            self.requests.append(entry)
+
+    def take_fault(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        with self.lock:
+            for rule in self.faults:
+                if rule["action"] not in ("*", request["action"]):
+                    continue
+                if rule.get("service") and rule["service"].lower() != request["service"]:
+                    continue
+                if rule.get("account") and rule["account"] != request["account"]:
+                    continue
+                if rule.get("count") is not None:
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        self.faults.remove(rule)
+                return dict(rule)
+        return None
+
+
+def parse_fault(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("a fault rule must be a JSON object")
+    known = {"action", "service", "account", "status", "code", "message", "count", "delay_ms", "reset"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+    if not isinstance(raw.get("action"), str) or not raw["action"]:
+        raise ValueError("fault rule needs an 'action' (use '*' for any)")
+    rule = {k: v for k, v in raw.items() if v is not None}
+    if "status" in rule:
+        rule["status"] = int(rule["status"])
+        if not 400 <= rule["status"] <= 599:
+            raise ValueError("status must be 400-599")
+    if "code" in rule and "status" not in rule:
+        rule["status"] = 400
+    if "status" in rule and "code" not in rule:
+        rule["code"] = DEFAULT_CODES.get(rule["status"], "InternalFailure")
+    if "count" in rule:
+        rule["count"] = int(rule["count"])
+        if rule["count"] < 1:
+            raise ValueError("count must be at least 1")
+    if "delay_ms" in rule:
+        rule["delay_ms"] = int(rule["delay_ms"])
+    rule["reset"] = bool(rule.get("reset", False))
+    return rule
+
+
+# --------------------------------------------------------------------------- WSGI app
+
+
+class ConnectionDropped(ConnectionResetError):
+    pass
+
+
+class EsmGuardApp:
+    def __init__(self, moto_app: Any, state: State):
+        self.moto_app = moto_app
+        self.state = state
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "") or ""
+        if path == "/_esm_guard" or path.startswith("/_esm_guard/"):
+            return self.control(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)
+        try:
+            request = describe_request(environ)
+        except Exception:
+            log.exception("describing request %s %s", environ.get("REQUEST_METHOD"), path)
+            request = None
+        if request is not None:
+            self.state.record(request)
+            rule = self.state.take_fault(request)
+            if rule is not None:
+                if rule.get("delay_ms"):
+                    time.sleep(rule["delay_ms"] / 1000.0)
+                if rule.get("reset"):
+                    self.drop_connection(environ)
+                if rule.get("status"):
+                    status, headers, body = error_response(
+                        request, rule["status"], rule["code"], rule.get("message") or f"Injected fault: {rule['code']}"
+                    )
+                    _read_body(environ)  # drain the request so the connection stays usable
+                    start_response(status, headers)
+                    return [body]
+        return self.moto_app(environ, start_response)
+
+    @staticmethod
+    def drop_connection(environ: dict[str, Any]) -> None:
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise ConnectionDropped("fault injection: connection dropped")
+
+    # -- control endpoints
+
+    def control(self, environ: dict[str, Any], start_response: Any) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        try:
+            body = _read_body(environ)
+            payload = json.loads(body) if body.strip() else None
+        except ValueError as err:
+            return self.reply(start_response, 400, {"error": f"invalid JSON body: {err}"})
+        try:
+            status, result = self.dispatch_control(method, path, query, payload)
+        except (ValueError, TypeError) as err:
+            status, result = 400, {"error": str(err)}
+        except Exception as err:  # keep the emulator alive, tell the test what broke
+            log.exception("control endpoint %s %s", method, path)
+            status, result = 500, {"error": f"{type(err).__name__}: {err}"}
+        return self.reply(start_response, status, result)
+
+    def dispatch_control(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any]:
+        state = self.state
+        if path == "/_esm_guard/health" and method == "GET":
+            return 200, {"ok": True}
+        if path == "/_esm_guard/requests":
+            account = query.get("account")
+            if method == "GET":
+                with state.lock:
+                    entries = [
+                        dict(e)
+                        for e in state.requests
+                        if (not account or e["account"] == account)
+                        and (not query.get("service") or e["service"] == query["service"])
+                        and (not query.get("action") or e["action"] == query["action"])
+                    ]
+                return 200, entries
+            if method == "DELETE":
+                with state.lock:
+                    state.requests = [e for e in state.requests if account and e["account"] != account]
+                return 200, {"ok": True}
+        if path == "/_esm_guard/faults":
+            if method == "GET":
+                with state.lock:
+                    return 200, {"faults": [dict(f) for f in state.faults]}
+            if method == "POST":
+                rules = payload if isinstance(payload, list) else [payload]
+                parsed = [parse_fault(r) for r in rules]
+                with state.lock:
+                    state.faults.extend(parsed)
+                    return 200, {"faults": [dict(f) for f in state.faults]}
+            if method == "DELETE":
+                with state.lock:
+                    state.faults = []
+                return 200, {"ok": True}
+        m = re.match(r"^/_esm_guard/esm/([\w-]+)$", path)
+        if m and method == "POST":
+            if not isinstance(payload, dict):
+                raise ValueError("body must be a JSON object")
+            allowed = {"State", "LastProcessingResult", "StateTransitionReason"}
+            if set(payload) - allowed:
+                raise ValueError(f"settable fields: {sorted(allowed)}")
+            esm = find_event_source_mapping(m.group(1))
+            if esm is None:
+                return 404, {"error": f"no event source mapping {m.group(1)}"}
+            overrides = getattr(esm, "_esm_guard_overrides", None)
+            if overrides is None:
+                overrides = esm._esm_guard_overrides = {}
+            for key, value in payload.items():
+                if value is None:
+                    overrides.pop(key, None)
+                else:
+                    overrides[key] = str(value)
+            return 200, esm.get_configuration()
+        if path == "/_esm_guard/kafka/cluster" and method == "POST":
+            if not isinstance(payload, dict) or not payload.get("ClusterArn") or not payload.get("State"):
+                raise ValueError("body must be {\"ClusterArn\": ..., \"State\": ...}")
+            cluster = find_kafka_cluster(payload["ClusterArn"])
+            if cluster is None:
+                return 404, {"error": f"no MSK cluster {payload['ClusterArn']}"}
+            cluster.state = str(payload["State"])
+            return 200, {"ClusterArn": cluster.arn, "State": cluster.state}
+        m = re.match(r"^/_esm_guard/ec2/nat-gateway/(nat-[\w]+)$", path)
+        if m and method == "POST":
+            if not isinstance(payload, dict) or not payload.get("State"):
+                raise ValueError("body must be {\"State\": ...}")
+            nat = find_nat_gateway(m.group(1))
+            if nat is None:
+                return 404, {"error": f"no NAT gateway {m.group(1)}"}
+            nat.state = str(payload["State"])
+            return 200, {"NatGatewayId": nat.id, "State": nat.state}
+        if path == "/_esm_guard/iam/role" and method == "POST":
+            # CreateFunction needs an existing role; tests make one without an IAM client.
+            if not isinstance(payload, dict) or not payload.get("Account") or not payload.get("RoleName"):
+                raise ValueError("body must be {\"Account\": ..., \"RoleName\": ...}")
+            from moto.iam.models import iam_backends
+
+            iam = iam_backends[str(payload["Account"])]["aws"]
+            name = str(payload["RoleName"])
+            trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            try:
+                role = iam.get_role(name)
+            except Exception:
+                role = iam.create_role(role_name=name, assume_role_policy_document=trust, path="/",
+                                       permissions_boundary=None, description="", tags=[],
+                                       max_session_duration=None)
+            return 200, {"Arn": role.arn}
+        return 404, {"error": f"no control endpoint {method} {path}"}
+
+    @staticmethod
+    def reply(start_response: Any, status: int, payload: Any) -> list[bytes]:
+        data = json.dumps(payload).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "")
+        start_response(
+            f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+
+# --------------------------------------------------------------------------- main
+
+PREWARM = ("ec2", "awslambda", "kafka", "sns", "sqs", "dynamodb", "events", "sts", "iam")
+
+
+def build_app() -> tuple[EsmGuardApp, Any]:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    apply_patches()
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    return EsmGuardApp(dispatcher, State()), dispatcher
+
+
+def prewarm(dispatcher: Any) -> None:
+    """Builds the Flask apps and REST routes up front so the first test request is not slow."""
+    for service in PREWARM:
+        try:
+            with dispatcher.lock:
+                if service not in dispatcher.app_instances:
+                    dispatcher.app_instances[service] = dispatcher.create_app(service)
+        except Exception:
+            log.exception("prewarming %s", service)
+    for service in ("lambda", "kafka"):
+        REST_ROUTER.operation(service, "GET", "/", {})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
+    parser.add_argument(
+        "--no-stdin-watch", action="store_true", help="do not exit when stdin reaches EOF (for manual runs)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="emulator: %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.ERROR)
+
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    app, dispatcher = build_app()
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server.daemon_threads = True
+    port = server.server_port
+    os.environ.setdefault("MOTO_PORT", str(port))
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("got signal %d", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="serve", daemon=True).start()
+    display_host = args.host if args.host not in ("0.0.0.0", "", "::") else "127.0.0.1"
+    if ":" in display_host:
+        display_host = f"[{display_host}]"
+    sys.stdout.write(f"READY http://{display_host}:{port}\n")
+    sys.stdout.flush()
+    threading.Thread(target=prewarm, args=(dispatcher,), name="prewarm", daemon=True).start()
+
+    if not args.no_stdin_watch:
+
+        def watch_stdin() -> None:
+            try:
+                while sys.stdin.buffer.read1(65536) if hasattr(sys.stdin.buffer, "read1") else sys.stdin.buffer.read(1):
+                    pass
+            except (OSError, ValueError):
+                pass
+            log.info("stdin reached EOF")
+            stop.set()
+
+        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+
+    while not stop.wait(0.5):
+        pass
+    log.info("shutting down")
+    threading.Thread(target=server.shutdown, daemon=True).start()
+    time.sleep(0.05)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

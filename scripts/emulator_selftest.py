@@ -1,0 +1,541 @@
+#!/usr/bin/env python3
+"""Self-test of scripts/emulator.py: starts it the way the Rust tests do and checks it with boto3.
+
+Run: .venv/bin/python scripts/emulator_selftest.py
+The last line is "N passed, M failed"; the exit status is non-zero when anything failed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+import zipfile
+from typing import Any, Callable
+
+import boto3
+import botocore.exceptions
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EMULATOR = os.path.join(HERE, "emulator.py")
+REGION = "us-east-1"
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
+
+
+def start_emulator(timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts the launcher with a stdin pipe and waits for its READY line."""
+    proc = subprocess.Popen(
+        [sys.executable, EMULATOR, "--host", "127.0.0.1", "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    line: list[bytes] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    if not line or not line[0].startswith(b"READY http://"):
+        proc.kill()
+        raise RuntimeError(f"emulator did not print READY within {timeout}s: {line!r}")
+    return proc, line[0].decode().split()[1]
+
+
+class Ctx:
+    def __init__(self, url: str):
+        self.url = url
+
+    def client(self, service: str, account: str, retries: int = 1) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=account,
+            aws_secret_access_key="secret",
+            config=Config(retries={"total_max_attempts": retries, "mode": "standard"}, connect_timeout=5, read_timeout=10),
+        )
+
+    def control(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def signed_get(self, service: str, account: str, path: str) -> Any:
+        req = AWSRequest(method="GET", url=self.url + path)
+        SigV4Auth(Credentials(account, "secret"), service, REGION).add_auth(req)
+        with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=dict(req.headers)), timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def requests(self, account: str) -> list[dict[str, str]]:
+        status, body = self.control("GET", f"/_esm_guard/requests?account={account}")
+        assert status == 200, body
+        return body
+
+
+def error_code(call: Callable[[], Any]) -> str:
+    try:
+        call()
+    except botocore.exceptions.ClientError as err:
+        return err.response["Error"]["Code"]
+    raise AssertionError("call did not fail")
+
+
+def network(ctx: Ctx, account: str) -> tuple[str, list[str], str]:
+    ec2 = ctx.client("ec2", account)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)]
+    sg = ec2.create_security_group(GroupName="msk", Description="msk", VpcId=vpc)["GroupId"]
+    return vpc, subnets, sg
+
+
+def function(ctx: Ctx, account: str, name: str, subnets: list[str] | None = None, sg: str | None = None) -> str:
+    # moto's CreateFunction wants the role to exist in IAM
+    role = ctx.client("iam", account).create_role(
+        RoleName=f"{name}-role",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    kwargs: dict[str, Any] = {}
+    if subnets:
+        kwargs["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": [sg]}
+    return ctx.client("lambda", account).create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role=role,
+        Handler="bootstrap",
+        Code={"ZipFile": buf.getvalue()},
+        **kwargs,
+    )["FunctionArn"]
+
+
+def msk_cluster(ctx: Ctx, account: str, subnets: list[str], sg: str, name: str = "orders") -> str:
+    return ctx.client("kafka", account).create_cluster_v2(
+        ClusterName=name,
+        Provisioned={
+            "BrokerNodeGroupInfo": {"ClientSubnets": subnets, "SecurityGroups": [sg], "InstanceType": "kafka.m5.large"},
+            "KafkaVersion": "3.6.0",
+            "NumberOfBrokerNodes": 2,
+            "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}, "Scram": {"Enabled": True}}},
+            "EncryptionInfo": {"EncryptionInTransit": {"ClientBroker": "TLS", "InCluster": True}},
+        },
+    )["ClusterArn"]
+
+
+# --------------------------------------------------------------------------- checks
+
+CHECKS: list[Callable[[Ctx], None]] = []
+
+
+def check(fn: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
+    CHECKS.append(fn)
+    return fn
+
+
+def strip(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "ResponseMetadata"}
+
+
+@check
+def msk_esm_round_trip(ctx: Ctx) -> None:
+    account = "100000000001"
+    _, subnets, sg = network(ctx, account)
+    cluster = msk_cluster(ctx, account, subnets, sg)
+    assert re.match(rf"^arn:aws:kafka:{REGION}:{account}:cluster/orders/[0-9a-f-]+-1$", cluster), cluster
+    fn_arn = function(ctx, account, "orders-consumer", subnets, sg)
+    lam = ctx.client("lambda", account)
+    secret = f"arn:aws:secretsmanager:{REGION}:{account}:secret:AmazonMSK_orders-AbCdEf"
+    sac = [
+        {"Type": "SASL_SCRAM_512_AUTH", "URI": secret},
+        {"Type": "VPC_SUBNET", "URI": f"subnet:{subnets[0]}"},
+        {"Type": "VPC_SECURITY_GROUP", "URI": f"security_group:{sg}"},
+    ]
+    created = lam.create_event_source_mapping(
+        FunctionName="orders-consumer",
+        EventSourceArn=cluster,
+        Topics=["orders"],
+        StartingPosition="LATEST",
+        BatchSize=50,
+        SourceAccessConfigurations=sac,
+        ProvisionedPollerConfig={"MinimumPollers": 1, "MaximumPollers": 3},
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sqs:{REGION}:{account}:dlq"}},
+        AmazonManagedKafkaEventSourceConfig={"ConsumerGroupId": "orders-group"},
+    )
+    uuid = created["UUID"]
+    got = strip(lam.get_event_source_mapping(UUID=uuid))
+    expected = {
+        "UUID": uuid,
+        "EventSourceArn": cluster,
+        "FunctionArn": fn_arn,
+        "Topics": ["orders"],
+        "StartingPosition": "LATEST",
+        "BatchSize": 50,
+        "SourceAccessConfigurations": sac,
+        "ProvisionedPollerConfig": {"MinimumPollers": 1, "MaximumPollers": 3},
+        "DestinationConfig": {"OnFailure": {"Destination": f"arn:aws:sqs:{REGION}:{account}:dlq"}},
+        "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "orders-group"},
+        "State": "Enabled",
+        "EventSourceMappingArn": f"arn:aws:lambda:{REGION}:{account}:event-source-mapping:{uuid}",
+    }
+    for key, value in expected.items():
+        assert got.get(key) == value, (key, got.get(key), value)
+    assert "LastProcessingResult" in got
+    assert strip(created)["UUID"] == uuid
+    listed = lam.list_event_source_mappings(FunctionName="orders-consumer")["EventSourceMappings"]
+    assert [e["UUID"] for e in listed] == [uuid], listed
+    assert listed[0]["SourceAccessConfigurations"] == sac
+    new_sac = sac[:2]
+    updated = lam.update_event_source_mapping(
+        UUID=uuid,
+        BatchSize=200,
+        SourceAccessConfigurations=new_sac,
+        ProvisionedPollerConfig={"MinimumPollers": 2, "MaximumPollers": 5},
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sns:{REGION}:{account}:failures"}},
+    )
+    assert updated["BatchSize"] == 200
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["SourceAccessConfigurations"] == new_sac
+    assert got["ProvisionedPollerConfig"] == {"MinimumPollers": 2, "MaximumPollers": 5}
+    assert got["DestinationConfig"]["OnFailure"]["Destination"].endswith(":failures")
+    assert got["Topics"] == ["orders"] and got["EventSourceArn"] == cluster
+    # the function's VpcConfig names the subnets' VPC
+    cfg = lam.get_function_configuration(FunctionName="orders-consumer")
+    assert cfg["Role"].endswith(":role/orders-consumer-role")
+    assert cfg["VpcConfig"]["VpcId"].startswith("vpc-") and cfg["VpcConfig"]["VpcId"] != "vpc-123abc"
+    assert error_code(lambda: lam.create_event_source_mapping(
+        FunctionName="orders-consumer", EventSourceArn=cluster, Topics=["orders"], StartingPosition="LATEST"
+    )) == "ResourceConflictException"
+    deleted = lam.delete_event_source_mapping(UUID=uuid)
+    assert deleted["State"] == "Deleting"
+    assert error_code(lambda: lam.get_event_source_mapping(UUID=uuid)) == "ResourceNotFoundException"
+    assert error_code(lambda: lam.delete_event_source_mapping(UUID=uuid)) == "ResourceNotFoundException"
+    assert error_code(lambda: lam.update_event_source_mapping(UUID=uuid, BatchSize=1)) == "ResourceNotFoundException"
+
+
+@check
+def unknown_msk_cluster_is_rejected(ctx: Ctx) -> None:
+    account = "100000000002"
+    function(ctx, account, "fn")
+    lam = ctx.client("lambda", account)
+    missing = f"arn:aws:kafka:{REGION}:{account}:cluster/nope/00000000-0000-0000-0000-000000000000-1"
+    try:
+        lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=missing, Topics=["t"], StartingPosition="LATEST")
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "InvalidParameterValueException", err.response
+        assert "does not exist" in err.response["Error"]["Message"], err.response
+    else:
+        raise AssertionError("an unknown MSK cluster was accepted")
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+@check
+def self_managed_esm_round_trip(ctx: Ctx) -> None:
+    account = "100000000003"
+    _, subnets, sg = network(ctx, account)
+    function(ctx, account, "payments")
+    lam = ctx.client("lambda", account)
+    source = {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["b-1.kafka.internal:9092", "b-2.kafka.internal:9092"]}}
+    sac = [
+        {"Type": "SASL_SCRAM_512_AUTH", "URI": f"arn:aws:secretsmanager:{REGION}:{account}:secret:kafka-AbCdEf"},
+        {"Type": "VPC_SUBNET", "URI": f"subnet:{subnets[0]}"},
+        {"Type": "VPC_SUBNET", "URI": f"subnet:{subnets[1]}"},
+        {"Type": "VPC_SECURITY_GROUP", "URI": f"security_group:{sg}"},
+    ]
+    uuid = lam.create_event_source_mapping(
+        FunctionName="payments",
+        SelfManagedEventSource=source,
+        Topics=["payments"],
+        StartingPosition="TRIM_HORIZON",
+        SourceAccessConfigurations=sac,
+        SelfManagedKafkaEventSourceConfig={"ConsumerGroupId": "payments-cg"},
+    )["UUID"]
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert "EventSourceArn" not in got, got
+    assert got["SelfManagedEventSource"] == source
+    assert got["SourceAccessConfigurations"] == sac
+    assert got["SelfManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "payments-cg"}
+    assert got["StartingPosition"] == "TRIM_HORIZON" and got["BatchSize"] == 100 and got["State"] == "Enabled"
+    listed = lam.list_event_source_mappings(FunctionName=f"arn:aws:lambda:{REGION}:{account}:function:payments")
+    assert [e["UUID"] for e in listed["EventSourceMappings"]] == [uuid]
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
+    assert error_code(lambda: lam.create_event_source_mapping(
+        FunctionName="payments", SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["no-port"]}},
+        Topics=["x"], StartingPosition="LATEST",
+    )) == "InvalidParameterValueException"
+    lam.delete_event_source_mapping(UUID=uuid)
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+@check
+def esm_pagination_and_function_filter(ctx: Ctx) -> None:
+    account = "100000000004"
+    _, subnets, sg = network(ctx, account)
+    cluster = msk_cluster(ctx, account, subnets, sg)
+    function(ctx, account, "a")
+    function(ctx, account, "b")
+    lam = ctx.client("lambda", account)
+    created = {"a": [], "b": []}  # type: dict[str, list[str]]
+    for i in range(9):
+        fn = "a" if i % 4 else "b"
+        created[fn].append(
+            lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=cluster, Topics=[f"t{i}"], StartingPosition="LATEST")["UUID"]
+        )
+    assert len(created["a"]) == 6 and len(created["b"]) == 3
+
+    def pages(**kwargs: Any) -> list[list[str]]:
+        out, marker = [], None
+        while True:
+            args = dict(kwargs, MaxItems=2)
+            if marker:
+                args["Marker"] = marker
+            resp = lam.list_event_source_mappings(**args)
+            out.append([e["UUID"] for e in resp["EventSourceMappings"]])
+            marker = resp.get("NextMarker")
+            if not marker:
+                return out
+
+    all_pages = pages()
+    assert [len(p) for p in all_pages] == [2, 2, 2, 2, 1], all_pages
+    assert sorted(sum(all_pages, [])) == sorted(created["a"] + created["b"])
+    a_pages = pages(FunctionName="a")
+    assert [len(p) for p in a_pages] == [2, 2, 2], a_pages
+    assert sum(a_pages, []) == created["a"]
+    assert sum(pages(FunctionName="b"), []) == created["b"]
+    assert len(sum(pages(EventSourceArn=cluster), [])) == 9
+    paginator = lam.get_paginator("list_event_source_mappings")
+    assert len([e for page in paginator.paginate(PaginationConfig={"PageSize": 4}) for e in page["EventSourceMappings"]]) == 9
+    no_marker = lam.list_event_source_mappings(FunctionName="a")
+    assert len(no_marker["EventSourceMappings"]) == 6 and "NextMarker" not in no_marker
+
+
+@check
+def esm_control_endpoint(ctx: Ctx) -> None:
+    account = "100000000005"
+    function(ctx, account, "fn")
+    lam = ctx.client("lambda", account)
+    uuid = lam.create_event_source_mapping(
+        FunctionName="fn",
+        SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["10.0.0.1:9096"]}},
+        Topics=["t"],
+        StartingPosition="LATEST",
+    )["UUID"]
+    problem = "PROBLEM: Connection error. Please check your event source connection configuration."
+    status, body = ctx.control("POST", f"/_esm_guard/esm/{uuid}", {"State": "Enabled", "LastProcessingResult": problem})
+    assert status == 200 and body["LastProcessingResult"] == problem, (status, body)
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["State"] == "Enabled" and got["LastProcessingResult"] == problem, got
+    listed = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert listed[0]["LastProcessingResult"] == problem
+    ctx.control("POST", f"/_esm_guard/esm/{uuid}", {"State": "Disabled"})
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
+    status, _ = ctx.control("POST", "/_esm_guard/esm/00000000-0000-0000-0000-000000000000", {"State": "Enabled"})
+    assert status == 404
+
+
+@check
+def msk_timestamps_are_rfc3339_utc(ctx: Ctx) -> None:
+    account = "100000000006"
+    _, subnets, sg = network(ctx, account)
+    provisioned = msk_cluster(ctx, account, subnets, sg)
+    serverless = ctx.client("kafka", account).create_cluster_v2(
+        ClusterName="serverless",
+        Serverless={"VpcConfigs": [{"SubnetIds": subnets, "SecurityGroupIds": [sg]}], "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}}},
+    )["ClusterArn"]
+    from urllib.parse import quote
+
+    listed = ctx.signed_get("kafka", account, "/api/v2/clusters")["clusterInfoList"]
+    assert len(listed) == 2
+    for info in listed:
+        assert RFC3339_UTC.match(info["creationTime"]), info["creationTime"]
+        assert info["state"] == "ACTIVE"
+    listed_v1 = ctx.signed_get("kafka", account, "/v1/clusters")["clusterInfoList"]
+    assert [i["clusterArn"] for i in listed_v1] == [provisioned]
+    assert RFC3339_UTC.match(listed_v1[0]["creationTime"])
+    for path in (f"/api/v2/clusters/{quote(provisioned, safe='')}", f"/v1/clusters/{quote(provisioned, safe='')}", f"/api/v2/clusters/{quote(serverless, safe='')}"):
+        info = ctx.signed_get("kafka", account, path)["clusterInfo"]
+        assert RFC3339_UTC.match(info["creationTime"]), (path, info["creationTime"])
+    kafka = ctx.client("kafka", account)
+    described = kafka.describe_cluster_v2(ClusterArn=provisioned)["ClusterInfo"]["Provisioned"]
+    assert described["ClientAuthentication"]["Sasl"]["Scram"]["Enabled"] is True
+    assert described["EncryptionInfo"]["EncryptionInTransit"]["ClientBroker"] == "TLS"
+    assert described["BrokerNodeGroupInfo"]["ClientSubnets"] == subnets
+    sl = kafka.describe_cluster_v2(ClusterArn=serverless)["ClusterInfo"]["Serverless"]
+    assert sl["VpcConfigs"][0]["SecurityGroupIds"] == [sg]
+    assert error_code(lambda: kafka.describe_cluster_v2(ClusterArn=provisioned[:-5] + "dead-1")) == "NotFoundException"
+    brokers = kafka.get_bootstrap_brokers(ClusterArn=provisioned)
+    assert brokers["BootstrapBrokerStringSaslScram"].endswith(":9096") and brokers["BootstrapBrokerStringSaslIam"].endswith(":9098")
+    assert "BootstrapBrokerString" not in brokers, brokers
+    assert kafka.get_bootstrap_brokers(ClusterArn=serverless)["BootstrapBrokerStringSaslIam"].endswith(":9098")
+    page = kafka.list_clusters_v2(MaxResults=1)
+    assert len(page["ClusterInfoList"]) == 1 and page.get("NextToken")
+    assert len(kafka.list_clusters_v2(MaxResults=1, NextToken=page["NextToken"])["ClusterInfoList"]) == 1
+
+
+@check
+def request_log_counts_per_account(ctx: Ctx) -> None:
+    a, b = "100000000007", "100000000008"
+    ec2a, ec2b = ctx.client("ec2", a), ctx.client("ec2", b)
+    vpc = ec2a.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    ec2b.describe_vpcs()
+    assert ctx.control("DELETE", f"/_esm_guard/requests?account={a}")[0] == 200
+    assert ctx.requests(a) == []
+    assert len(ctx.requests(b)) == 1
+    ec2a.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    ec2a.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    lam = ctx.client("lambda", a)
+    lam.list_event_source_mappings()
+    kafka = ctx.client("kafka", a)
+    kafka.list_clusters_v2()
+    error_code(lambda: kafka.describe_cluster_v2(ClusterArn=f"arn:aws:kafka:{REGION}:{a}:cluster/x/abc-1"))
+    ctx.client("sts", a).get_caller_identity()
+    ctx.client("dynamodb", a).list_tables()
+    ctx.client("sns", a).list_topics()
+    row = lambda svc, action: {"service": svc, "action": action, "account": a, "region": REGION}  # noqa: E731
+    assert ctx.requests(a) == [
+        row("ec2", "DescribeSubnets"),
+        row("ec2", "DescribeSubnets"),
+        row("lambda", "ListEventSourceMappings"),
+        row("kafka", "ListClustersV2"),
+        row("kafka", "DescribeClusterV2"),
+        row("sts", "GetCallerIdentity"),
+        row("dynamodb", "ListTables"),
+        row("sns", "ListTopics"),
+    ], ctx.requests(a)
+    assert ctx.requests(b) == [{"service": "ec2", "action": "DescribeVpcs", "account": b, "region": REGION}]
+    # the account is the 12-digit access key id, for the resources too
+    assert ctx.client("sts", a).get_caller_identity()["Account"] == a
+    assert ec2a.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["OwnerId"] == a
+    assert ec2b.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []
+
+
+@check
+def faults_in_each_protocol(ctx: Ctx) -> None:
+    account = "100000000009"
+    ec2 = ctx.client("ec2", account)
+    status, body = ctx.control("POST", "/_esm_guard/faults", [
+        {"action": "DescribeRouteTables", "service": "ec2", "account": account, "status": 403,
+         "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation.", "count": 1},
+        {"action": "ListEventSourceMappings", "account": account, "status": 429, "code": "ThrottlingException", "count": 1},
+        {"action": "Publish", "account": account, "status": 403, "code": "AuthorizationError", "count": 1},
+        {"action": "PutItem", "account": account, "code": "ConditionalCheckFailedException", "count": 1},
+        {"action": "ListClustersV2", "account": account, "status": 403, "code": "ForbiddenException", "count": 1},
+    ])
+    assert status == 200 and len(body["faults"]) == 5, body
+    try:
+        ec2.describe_route_tables()
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "UnauthorizedOperation"
+        assert err.response["Error"]["Message"] == "You are not authorized to perform this operation."
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    else:
+        raise AssertionError("no fault")
+    ec2.describe_route_tables()  # count 1: used up
+    lam = ctx.client("lambda", account)
+    assert error_code(lam.list_event_source_mappings) == "ThrottlingException"
+    lam.list_event_source_mappings()
+    sns = ctx.client("sns", account)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    assert error_code(lambda: sns.publish(TopicArn=topic, Message="x")) == "AuthorizationError"
+    ddb = ctx.client("dynamodb", account)
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    assert error_code(lambda: ddb.put_item(TableName="t", Item={"pk": {"S": "a"}})) == "ConditionalCheckFailedException"
+    assert error_code(ctx.client("kafka", account).list_clusters_v2) == "ForbiddenException"
+    assert ctx.control("GET", "/_esm_guard/faults")[1]["faults"] == []
+    # retries see the fault again: the SDK's 3 attempts against a count=2 throttle succeed on the third
+    ctx.control("POST", "/_esm_guard/faults", {"action": "ListEventSourceMappings", "account": account,
+                                               "status": 429, "code": "ThrottlingException", "count": 2})
+    ctx.control("DELETE", f"/_esm_guard/requests?account={account}")
+    ctx.client("lambda", account, retries=3).list_event_source_mappings()
+    assert [r["action"] for r in ctx.requests(account)] == ["ListEventSourceMappings"] * 3
+
+
+@check
+def delay_and_reset_faults(ctx: Ctx) -> None:
+    account = "100000000010"
+    ec2 = ctx.client("ec2", account)
+    ec2.describe_vpcs()
+    ctx.control("POST", "/_esm_guard/faults", {"action": "DescribeVpcs", "account": account, "delay_ms": 400, "count": 1})
+    started = time.monotonic()
+    ec2.describe_vpcs()
+    assert time.monotonic() - started >= 0.4
+    ctx.control("POST", "/_esm_guard/faults", {"action": "DescribeSubnets", "account": account, "reset": True, "count": 1})
+    try:
+        ec2.describe_subnets()
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as err:
+        assert "Connection" in type(err).__name__ or "connection" in str(err).lower(), repr(err)
+    else:
+        raise AssertionError("the connection was not dropped")
+    ec2.describe_subnets()
+    assert ctx.control("DELETE", "/_esm_guard/faults")[0] == 200
+    bad, _ = ctx.control("POST", "/_esm_guard/faults", {"status": 500})
+    assert bad == 400
+
+
+@check
+def exits_when_stdin_closes(ctx: Ctx) -> None:
+    proc, url = start_emulator()
+    try:
+        assert ctx.control("GET", "/_esm_guard/health")[1] == {"ok": True}
+        assert Ctx(url).control("GET", "/_esm_guard/health")[1] == {"ok": True}
+        proc.stdin.close()  # type: ignore[union-attr]
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    started = time.monotonic()
+    proc, url = start_emulator()
+    print(f"emulator at {url} (READY after {time.monotonic() - started:.2f}s)", flush=True)
+    ctx = Ctx(url)
+    passed = failed = 0
+    try:
+        for fn in CHECKS:
+            t0 = time.monotonic()
+            try:
+                fn(ctx)
+            except Exception:
+                failed += 1
+                print(f"FAIL {fn.__name__}", flush=True)
+                traceback.print_exc()
+            else:
+                passed += 1
+                print(f"ok   {fn.__name__} ({time.monotonic() - t0:.2f}s)", flush=True)
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        if code != 0:
+            failed += 1
+            print(f"FAIL emulator exit status {code} on stdin EOF", flush=True)
+    print(f"total {time.monotonic() - started:.2f}s", flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

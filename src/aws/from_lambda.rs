@@ -1,0 +1,127 @@
+//! Lambda's event source mappings into the model.
+
+use aws_sdk_lambda::types::{EndPointType, EventSourceMappingConfiguration};
+
+use crate::model::{EventSource, EventSourceMapping, ProvisionedPollerConfig, SourceAccess};
+
+/// List and Get return the same fields in two types: one conversion serves both.
+pub(crate) trait MappingFields {
+    fn event_source_arn(&self) -> Option<&str>;
+    fn self_managed_event_source(&self) -> Option<&aws_sdk_lambda::types::SelfManagedEventSource>;
+    fn uuid(&self) -> Option<&str>;
+    fn event_source_mapping_arn(&self) -> Option<&str>;
+    fn function_arn(&self) -> Option<&str>;
+    fn provisioned_poller_config(&self) -> Option<&aws_sdk_lambda::types::ProvisionedPollerConfig>;
+    fn source_access_configurations(&self) -> &[aws_sdk_lambda::types::SourceAccessConfiguration];
+    fn topics(&self) -> &[String];
+    fn destination_config(&self) -> Option<&aws_sdk_lambda::types::DestinationConfig>;
+    fn state(&self) -> Option<&str>;
+    fn last_processing_result(&self) -> Option<&str>;
+}
+
+macro_rules! mapping_fields {
+    ($ty:ty) => {
+        impl MappingFields for $ty {
+            fn event_source_arn(&self) -> Option<&str> {
+                self.event_source_arn()
+            }
+            fn self_managed_event_source(
+                &self,
+            ) -> Option<&aws_sdk_lambda::types::SelfManagedEventSource> {
+                self.self_managed_event_source()
+            }
+            fn uuid(&self) -> Option<&str> {
+                self.uuid()
+            }
+            fn event_source_mapping_arn(&self) -> Option<&str> {
+                self.event_source_mapping_arn()
+            }
+            fn function_arn(&self) -> Option<&str> {
+                self.function_arn()
+            }
+            fn provisioned_poller_config(
+                &self,
+            ) -> Option<&aws_sdk_lambda::types::ProvisionedPollerConfig> {
+                self.provisioned_poller_config()
+            }
+            fn source_access_configurations(
+                &self,
+            ) -> &[aws_sdk_lambda::types::SourceAccessConfiguration] {
+                self.source_access_configurations()
+            }
+            fn topics(&self) -> &[String] {
+                self.topics()
+            }
+            fn destination_config(&self) -> Option<&aws_sdk_lambda::types::DestinationConfig> {
+                self.destination_config()
+            }
+            fn state(&self) -> Option<&str> {
+                self.state()
+            }
+            fn last_processing_result(&self) -> Option<&str> {
+                self.last_processing_result()
+            }
+        }
+    };
+}
+
+mapping_fields!(EventSourceMappingConfiguration);
+mapping_fields!(aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingOutput);
+
+/// The mapping as the model holds it, or `None` when it does not read from Kafka.
+pub(crate) fn mapping(m: &impl MappingFields) -> Option<EventSourceMapping> {
+    let source = match (m.event_source_arn(), m.self_managed_event_source()) {
+        (Some(arn), _) if arn.starts_with("arn:") && arn.split(':').nth(2) == Some("kafka") => {
+            EventSource::Msk {
+                cluster_arn: arn.to_string(),
+            }
+        }
+        (_, Some(self_managed)) => EventSource::SelfManaged {
+            bootstrap_servers: self_managed
+                .endpoints()
+                .and_then(|e| e.get(&EndPointType::KafkaBootstrapServers))
+                .cloned()
+                .unwrap_or_default(),
+        },
+        _ => return None,
+    };
+    Some(EventSourceMapping {
+        uuid: m.uuid()?.to_string(),
+        arn: m.event_source_mapping_arn().map(str::to_string),
+        function_arn: m.function_arn().unwrap_or_default().to_string(),
+        execution_role: None,
+        source,
+        provisioned_poller: m
+            .provisioned_poller_config()
+            .map(|p| ProvisionedPollerConfig {
+                minimum_pollers: p.minimum_pollers(),
+                maximum_pollers: p.maximum_pollers(),
+            }),
+        source_access: m
+            .source_access_configurations()
+            .iter()
+            .map(|a| SourceAccess {
+                kind: a
+                    .r#type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                uri: a.uri().unwrap_or_default().to_string(),
+            })
+            .collect(),
+        topics: m.topics().to_vec(),
+        on_failure_destination: m
+            .destination_config()
+            .and_then(|d| d.on_failure())
+            .and_then(|f| f.destination())
+            .map(str::to_string),
+        state: m.state().map(str::to_string),
+        last_processing_result: m.last_processing_result().map(str::to_string),
+        tags: Default::default(),
+    })
+}
+
+/// The UUID in a mapping ARN (`arn:aws:lambda:R:A:event-source-mapping:UUID`), or the
+/// argument itself when it is already a UUID.
+pub(crate) fn uuid_of(esm: &str) -> &str {
+    esm.rsplit(':').next().unwrap_or(esm)
+}

@@ -1,0 +1,548 @@
+//! Collection against the emulator: the facts read through the SDK, judged by the engine,
+//! the exact call counts, access-denied degradation, and the `esm-guard` binary itself.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use esm_guard::aws::{collect, Clients, CollectOptions, Scope};
+use esm_guard::rules::{evaluate, Report, RuleId, Verdict};
+use serde_json::{json, Value};
+
+use crate::support::account::{Auth, Builder};
+use crate::support::emulator::{account, Account};
+
+async fn audit(account: &Account, scope: Scope) -> (Report, u32) {
+    let clients = Clients::new(&account.config);
+    let options = CollectOptions {
+        scope,
+        for_remediation: false,
+    };
+    let collection = collect(&clients, &options, &|_| {}).await.expect("collect");
+    (evaluate(&collection.snapshot), collection.total_calls())
+}
+
+fn rules_of(report: &Report, uuid: &str) -> Vec<(RuleId, String)> {
+    report
+        .mapping(uuid)
+        .unwrap_or_else(|| panic!("{uuid} in report"))
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.severity.as_str().to_string()))
+        .collect()
+}
+
+/// A VPC with two private and two public subnets in two AZs.
+struct Net {
+    vpc: String,
+    private: Vec<String>,
+    public: Vec<String>,
+}
+
+async fn network(b: &Builder, octet: u8) -> Net {
+    let vpc = b.vpc(&format!("10.{octet}.0.0/16")).await;
+    let mut private = Vec::new();
+    let mut public = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b"].into_iter().enumerate() {
+        private.push(
+            b.private_subnet(&vpc, &format!("10.{octet}.{}.0/24", i), az)
+                .await,
+        );
+        public.push(
+            b.public_subnet(&vpc, &format!("10.{octet}.{}.0/24", 100 + i), az)
+                .await,
+        );
+    }
+    Net {
+        vpc,
+        private,
+        public,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_four_cases_read_from_the_emulator() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 1).await;
+    let sg = b.cluster_group(&net.vpc, "cluster", 9098).await;
+    let groups = vec![sg.clone()];
+    let private_cluster = b
+        .msk_cluster("private", &net.private, &groups, Auth::Iam)
+        .await;
+    let public_cluster = b
+        .msk_cluster("public", &net.public, &groups, Auth::Iam)
+        .await;
+    let f = b.function("consumer").await;
+    let private_on_demand = b.msk_mapping(&f, &private_cluster, false, None).await;
+    let public_on_demand = b.msk_mapping(&f, &public_cluster, false, None).await;
+    let g = b.function("consumer-provisioned").await;
+    let private_provisioned = b.msk_mapping(&g, &private_cluster, true, None).await;
+    let public_provisioned = b.msk_mapping(&g, &public_cluster, true, None).await;
+
+    let (report, _) = audit(&account, Scope::default()).await;
+    let cases = [
+        (&private_on_demand, Verdict::Fail),
+        (&public_on_demand, Verdict::Fail),
+        (&private_provisioned, Verdict::Pass),
+        (&public_provisioned, Verdict::Pass),
+    ];
+    for (uuid, want) in cases {
+        assert_eq!(
+            report.mapping(uuid).unwrap().verdict,
+            want,
+            "{uuid}: {:?}",
+            rules_of(&report, uuid)
+        );
+    }
+    for uuid in [&private_on_demand, &public_on_demand] {
+        assert!(rules_of(&report, uuid).contains(&(RuleId::NoServicePath, "fail".into())));
+    }
+
+    // A NAT gateway serves the private subnets, never the public ones.
+    for (public, private) in net.public.iter().zip(&net.private) {
+        b.nat_route(public, private).await;
+    }
+    let (report, _) = audit(&account, Scope::default()).await;
+    assert_eq!(
+        report.mapping(&private_on_demand).unwrap().verdict,
+        Verdict::Pass,
+        "{:?}",
+        rules_of(&report, &private_on_demand)
+    );
+    assert_eq!(
+        report.mapping(&public_on_demand).unwrap().verdict,
+        Verdict::Fail
+    );
+
+    // Endpoints with private DNS serve both.
+    b.endpoint(&net.vpc, "lambda", &net.public, &groups, true)
+        .await;
+    b.endpoint(&net.vpc, "sts", &net.public, &groups, true)
+        .await;
+    let (report, _) = audit(&account, Scope::default()).await;
+    for uuid in [
+        &private_on_demand,
+        &public_on_demand,
+        &private_provisioned,
+        &public_provisioned,
+    ] {
+        let m = report.mapping(uuid).unwrap();
+        assert!(
+            m.verdict <= Verdict::Warn,
+            "{uuid}: {:?}",
+            rules_of(&report, uuid)
+        );
+    }
+    // The endpoints keep the default policy: advice only.
+    assert!(
+        rules_of(&report, &public_on_demand).contains(&(RuleId::EndpointPolicyOpen, "info".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_moto_can_express() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 2).await;
+    // Wrong broker port: the group admits 9092, the SCRAM mapping dials 9096.
+    let plain = b.cluster_group(&net.vpc, "plain", 9092).await;
+    let scram = b
+        .msk_cluster(
+            "scram",
+            &net.private,
+            std::slice::from_ref(&plain),
+            Auth::Scram,
+        )
+        .await;
+    let f = b.function("scram-consumer").await;
+    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_demo-abc";
+    let wrong_port = b.msk_mapping(&f, &scram, true, Some(secret)).await;
+    // An endpoint whose group blocks 443, relied on by an on-demand mapping.
+    let cluster_sg = b.security_group(&net.vpc, "cluster-no-443").await;
+    b.allow_ingress_from_group(&cluster_sg, 9098, &cluster_sg)
+        .await;
+    let endpoint_sg = b.security_group(&net.vpc, "endpoint").await;
+    b.endpoint(
+        &net.vpc,
+        "lambda",
+        &net.private,
+        std::slice::from_ref(&endpoint_sg),
+        true,
+    )
+    .await;
+    b.endpoint(
+        &net.vpc,
+        "sts",
+        &net.private,
+        std::slice::from_ref(&endpoint_sg),
+        true,
+    )
+    .await;
+    let iam = b
+        .msk_cluster(
+            "iam",
+            &net.private,
+            std::slice::from_ref(&cluster_sg),
+            Auth::Iam,
+        )
+        .await;
+    let g = b.function("iam-consumer").await;
+    let blocked = b.msk_mapping(&g, &iam, false, None).await;
+    b.set_last_processing_result(&blocked, "PROBLEM: Connection error. Your event source VPC must be able to connect to Lambda and STS.");
+    // Self-managed Kafka in the VPC, provisioned mode, egress removed.
+    let sm_sg = b.security_group(&net.vpc, "self-managed").await;
+    b.ec2
+        .revoke_security_group_egress()
+        .group_id(&sm_sg)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RevokeSecurityGroupEgress");
+    let h = b.function("sm-consumer").await;
+    let self_managed = b
+        .self_managed_mapping(
+            &h,
+            &["10.2.50.10:9092", "10.2.51.10:9092"],
+            &net.private,
+            &[sm_sg.clone()],
+            true,
+        )
+        .await;
+
+    let (report, _) = audit(&account, Scope::default()).await;
+    let wrong = rules_of(&report, &wrong_port);
+    assert!(
+        wrong.contains(&(RuleId::BrokerIngress, "fail".into())),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        report
+            .mapping(&wrong_port)
+            .unwrap()
+            .network
+            .as_ref()
+            .unwrap()
+            .broker_ports,
+        vec![9096]
+    );
+    let blocked_rules = rules_of(&report, &blocked);
+    assert!(
+        blocked_rules.contains(&(RuleId::EndpointSgIngress, "fail".into())),
+        "{blocked_rules:?}"
+    );
+    assert!(
+        blocked_rules.contains(&(RuleId::EsmReportedProblem, "fail".into())),
+        "{blocked_rules:?}"
+    );
+    let sm = rules_of(&report, &self_managed);
+    assert_eq!(sm, vec![(RuleId::BrokerEgress, "fail".into())], "{sm:?}");
+    let m = report.mapping(&self_managed).unwrap();
+    assert_eq!(
+        m.network.as_ref().unwrap().vpc_id.as_deref(),
+        Some(net.vpc.as_str())
+    );
+}
+
+/// Counts the emulator's request log by API.
+fn by_api(requests: &[String]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for r in requests {
+        *counts.entry(r.clone()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_mapping_costs_at_most_twelve_calls() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 3).await;
+    let sg = b.cluster_group(&net.vpc, "cluster", 9096).await;
+    let groups = vec![sg];
+    let cluster = b.msk_cluster("c", &net.private, &groups, Auth::Scram).await;
+    // The worst case: endpoints with private DNS (VPC attributes are read) and a Secrets
+    // Manager endpoint with a policy (the execution role is read).
+    b.endpoint(&net.vpc, "lambda", &net.private, &groups, true)
+        .await;
+    b.endpoint(&net.vpc, "sts", &net.private, &groups, true)
+        .await;
+    let sm = b
+        .endpoint(&net.vpc, "secretsmanager", &net.private, &groups, true)
+        .await;
+    b.ec2
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(&sm)
+        .policy_document(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#)
+        .send()
+        .await
+        .expect("ModifyVpcEndpoint");
+    let f = b.function("f").await;
+    let uuid = b
+        .msk_mapping(
+            &f,
+            &cluster,
+            false,
+            Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:s-1"),
+        )
+        .await;
+    account.clear_requests();
+
+    let (report, counted) = audit(
+        &account,
+        Scope {
+            mappings: vec![uuid.clone()],
+            vpcs: vec![],
+        },
+    )
+    .await;
+    let requests = account.requests();
+    let expected: BTreeMap<String, usize> = [
+        ("lambda:GetEventSourceMapping", 1),
+        ("kafka:DescribeClusterV2", 1),
+        ("ec2:DescribeSubnets", 2),
+        ("ec2:DescribeRouteTables", 1),
+        ("ec2:DescribeNatGateways", 1),
+        ("ec2:DescribeVpcEndpoints", 1),
+        ("ec2:DescribeSecurityGroups", 1),
+        ("ec2:DescribeNetworkAcls", 1),
+        ("ec2:DescribeVpcAttribute", 2),
+        ("lambda:GetFunctionConfiguration", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(by_api(&requests), expected);
+    assert_eq!(requests.len(), 12);
+    assert_eq!(
+        counted as usize,
+        requests.len(),
+        "esm-guard's own count agrees with the emulator's log"
+    );
+    assert_eq!(report.mappings.len(), 1);
+    assert!(
+        report.mappings[0].verdict <= Verdict::Warn,
+        "{:?}",
+        report.mappings[0].findings
+    );
+}
+
+async fn spread(b: &Builder, mappings: usize, vpcs: usize, first_octet: u8) {
+    let mut clusters = Vec::new();
+    for v in 0..vpcs {
+        let octet = first_octet + v as u8;
+        let vpc = b.vpc(&format!("10.{octet}.0.0/16")).await;
+        let subnet = b
+            .private_subnet(&vpc, &format!("10.{octet}.1.0/24"), "us-east-1a")
+            .await;
+        let sg = b.cluster_group(&vpc, &format!("sg-{v}"), 9098).await;
+        clusters.push(
+            b.msk_cluster(&format!("c{v}"), &[subnet], &[sg], Auth::Iam)
+                .await,
+        );
+    }
+    let f = b.function(&format!("fn-{first_octet}")).await;
+    for i in 0..mappings {
+        // One mapping per (function, cluster): Lambda refuses duplicates.
+        let function = if i < vpcs {
+            f.clone()
+        } else {
+            b.function(&format!("fn-{first_octet}-{i}")).await
+        };
+        b.msk_mapping(&function, &clusters[i % vpcs], i % 2 == 0, None)
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_stay_flat_as_mappings_grow() {
+    let small = account().await;
+    spread(&Builder::new(&small), 10, 10, 10).await;
+    let large = account().await;
+    spread(&Builder::new(&large), 50, 10, 10).await;
+    small.clear_requests();
+    large.clear_requests();
+    let (small_report, _) = audit(&small, Scope::default()).await;
+    let (large_report, _) = audit(&large, Scope::default()).await;
+    assert_eq!(small_report.mappings.len(), 10);
+    assert_eq!(large_report.mappings.len(), 50);
+    let small_calls = by_api(&small.requests());
+    let large_calls = by_api(&large.requests());
+    assert_eq!(
+        small_calls, large_calls,
+        "50 mappings cost the same calls as 10 over the same 10 VPCs"
+    );
+    let total: usize = large_calls.values().sum();
+    // List mappings, list clusters, 2 x subnets, route tables, NAT, endpoints, groups, ACLs.
+    assert_eq!(total, 9, "{large_calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_makes_the_verdict_unknown_never_pass() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 4).await;
+    let sg = b.cluster_group(&net.vpc, "cluster", 9098).await;
+    let cluster = b
+        .msk_cluster("c", &net.private, &[sg.clone()], Auth::Iam)
+        .await;
+    let f = b.function("f").await;
+    let uuid = b.msk_mapping(&f, &cluster, true, None).await;
+    let (report, _) = audit(&account, Scope::default()).await;
+    assert_eq!(report.mapping(&uuid).unwrap().verdict, Verdict::Pass);
+
+    account.fault(json!({"service": "ec2", "action": "DescribeRouteTables", "status": 403, "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}));
+    let (report, _) = audit(&account, Scope::default()).await;
+    crate::support::emulator::control("DELETE", "/_esm_guard/faults", None);
+    let m = report.mapping(&uuid).unwrap();
+    assert_eq!(m.verdict, Verdict::Unknown);
+    let finding = m
+        .findings
+        .iter()
+        .find(|f| f.rule == RuleId::InsufficientData)
+        .expect("insufficient-data");
+    assert!(
+        finding.message.contains("ec2:DescribeRouteTables"),
+        "{}",
+        finding.message
+    );
+    assert!(
+        finding.message.contains("UnauthorizedOperation"),
+        "{}",
+        finding.message
+    );
+}
+
+fn cli(account: &Account, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_esm-guard"))
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .envs(account.env())
+        .output()
+        .expect("run esm-guard");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_keeps_the_json_contract_and_exit_codes() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 5).await;
+    let sg = b.cluster_group(&net.vpc, "cluster", 9098).await;
+    let cluster = b.msk_cluster("c", &net.private, &[sg], Auth::Iam).await;
+    let f = b.function("f").await;
+    let healthy = b.msk_mapping(&f, &cluster, true, None).await;
+
+    let (code, stdout, stderr) = cli(&account, &["audit", "--output", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("exactly one JSON document on stdout");
+    assert_eq!(doc["schema"], "esm-guard/report/v1");
+    assert_eq!(doc["region"], "us-east-1");
+    assert_eq!(
+        doc["summary"],
+        json!({"pass": 1, "warn": 0, "fail": 0, "unknown": 0})
+    );
+    let m = &doc["mappings"][0];
+    assert_eq!(m["uuid"], healthy.as_str());
+    assert_eq!(m["source"]["kind"], "msk");
+    assert_eq!(m["mode"], "provisioned");
+    assert_eq!(m["network"]["vpc_id"], net.vpc.as_str());
+    assert_eq!(m["network"]["broker_ports"], json!([9098]));
+    assert!(doc["actions"].is_array());
+
+    let g = b.function("g").await;
+    let broken = b.msk_mapping(&g, &cluster, false, None).await;
+    let (code, stdout, _) = cli(&account, &["audit", "--output", "json", "--esm", &broken]);
+    assert_eq!(code, 1, "a failing mapping exits 1");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["mappings"].as_array().unwrap().len(), 1);
+    let finding = &doc["mappings"][0]["findings"][0];
+    assert_eq!(finding["rule"], "no-service-path");
+    assert_eq!(finding["remediation"]["automatic"], true);
+
+    let (code, stdout, _) = cli(&account, &["audit", "--esm", &broken]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("no-service-path") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+
+    // A snapshot audits offline, identically.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snap.json");
+    let (code, _, stderr) = cli(&account, &["snapshot", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let offline = Command::new(env!("CARGO_BIN_EXE_esm-guard"))
+        .args([
+            "audit",
+            "--output",
+            "json",
+            "--snapshot",
+            file.to_str().unwrap(),
+        ])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(offline.status.code(), Some(1));
+    let (_, live, _) = cli(&account, &["audit", "--output", "json"]);
+    assert_eq!(String::from_utf8_lossy(&offline.stdout), live);
+
+    let (code, _, stderr) = cli(
+        &account,
+        &["audit", "--esm", "00000000-0000-0000-0000-000000000000"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("00000000-0000-0000-0000-000000000000"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cli(&account, &["audit", "--vpc", "not-a-vpc"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not-a-vpc"), "{stderr}");
+    std::fs::write(
+        &file,
+        "{\"schema\": \"esm-guard/snapshot/v1\", \"mappings\": [",
+    )
+    .unwrap();
+    let (code, _, stderr) = cli(&account, &["audit", "--snapshot", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("snap.json"), "{stderr}");
+}
+
+#[test]
+fn explain_prints_every_rule_and_rejects_unknown_ones() {
+    for rule in RuleId::ALL {
+        let out = Command::new(env!("CARGO_BIN_EXE_esm-guard"))
+            .args(["explain", rule.as_str()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Checks:") && text.contains("Why:") && text.contains("Fix:"),
+            "{text}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_esm-guard"))
+        .args(["explain", "no-such-rule"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rule"));
+}
