@@ -307,17 +307,17 @@ impl Collector<'_> {
                 let uuid = from_lambda::uuid_of(esm);
                 self.count("lambda:GetEventSourceMapping");
                 match lambda.get_event_source_mapping().uuid(uuid).send().await {
-                    Ok(out) => {
-                        match from_lambda::mapping(&out) {
-                            Some(m) => mappings.push(m),
-                            None => return Err(CollectError::Call {
+                    Ok(out) => match from_lambda::mapping(&out) {
+                        Some(m) => mappings.push(m),
+                        None => {
+                            return Err(CollectError::Call {
                                 call: "lambda:GetEventSourceMapping",
                                 message: format!(
                                     "mapping {uuid} does not read from Kafka (MSK or self-managed)"
                                 ),
-                            }),
+                            })
                         }
-                    }
+                    },
                     Err(e) => match judge("lambda:GetEventSourceMapping", &e)? {
                         ErrorClass::NotFound { .. } => {
                             return Err(CollectError::MappingNotFound(esm.clone()))

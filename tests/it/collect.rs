@@ -213,7 +213,7 @@ async fn rules_moto_can_express() {
             &h,
             &["10.2.50.10:9092", "10.2.51.10:9092"],
             &net.private,
-            &[sm_sg.clone()],
+            std::slice::from_ref(&sm_sg),
             true,
         )
         .await;
@@ -392,7 +392,7 @@ async fn access_denied_makes_the_verdict_unknown_never_pass() {
     let net = network(&b, 4).await;
     let sg = b.cluster_group(&net.vpc, "cluster", 9098).await;
     let cluster = b
-        .msk_cluster("c", &net.private, &[sg.clone()], Auth::Iam)
+        .msk_cluster("c", &net.private, std::slice::from_ref(&sg), Auth::Iam)
         .await;
     let f = b.function("f").await;
     let uuid = b.msk_mapping(&f, &cluster, true, None).await;
