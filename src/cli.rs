@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::aws::{self, Clients, CollectOptions, Scope};
 use crate::model::Snapshot;
 use crate::plan::{plan, Action};
-use crate::report::{to_json, to_text};
+use crate::remediation::{planned, Mode};
+use crate::report::{remediation_text, to_json_with, to_text, RemediationDocument};
 use crate::rules::{evaluate, explain, Report, RuleId, Verdict};
 
 #[derive(Debug, Parser)]
@@ -61,9 +62,13 @@ pub struct AuditArgs {
     pub target: Target,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// off: report only; plan: also list the changes esm-guard would make, with ids.
+    /// off: report only; plan: also list the changes esm-guard would make, with ids;
+    /// apply: make them (endpoints and security-group rules only), then audit again.
     #[arg(long, value_enum, default_value_t = Remediate::Off)]
     pub remediate: Remediate,
+    /// At most this many changes per run; the rest are reported as pending.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_actions: usize,
     /// Audit a saved snapshot instead of AWS (no AWS access).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
@@ -79,6 +84,17 @@ pub enum Output {
 pub enum Remediate {
     Off,
     Plan,
+    Apply,
+}
+
+impl Remediate {
+    fn mode(self) -> Mode {
+        match self {
+            Remediate::Off => Mode::Off,
+            Remediate::Plan => Mode::Plan,
+            Remediate::Apply => Mode::Apply,
+        }
+    }
 }
 
 fn parse_vpc_id(text: &str) -> Result<String, String> {
@@ -111,7 +127,7 @@ async fn dispatch(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Explain { rule } => explain_rule(&rule),
         Command::Snapshot { target, out } => {
-            let snapshot = collect(&target, false).await?;
+            let snapshot = collect(&target).await?;
             write_atomically(
                 &out,
                 &serde_json::to_string_pretty(&snapshot).map_err(|e| e.to_string())?,
@@ -126,18 +142,46 @@ async fn dispatch(cli: Cli) -> Result<u8, String> {
             Ok(EXIT_OK)
         }
         Command::Audit(args) => {
-            let mut snapshot = match &args.snapshot {
-                Some(path) => read_snapshot(path)?,
-                None => collect(&args.target, false).await?,
+            let mode = args.remediate.mode();
+            let (report, actions, results, healing) = match &args.snapshot {
+                Some(path) => {
+                    if mode == Mode::Apply {
+                        return Err(
+                            "--remediate apply needs AWS: it cannot run on a --snapshot".into()
+                        );
+                    }
+                    let mut snapshot = read_snapshot(path)?;
+                    scope_saved(&mut snapshot, &args.target);
+                    let report = evaluate(&snapshot);
+                    let actions = plan(&snapshot, &report);
+                    let results = if mode == Mode::Plan {
+                        planned(&snapshot, &actions, args.max_actions)
+                    } else {
+                        vec![]
+                    };
+                    (report, actions, results, vec![])
+                }
+                None => {
+                    let run = remediate(&args.target, mode, args.max_actions).await?;
+                    (
+                        run.after_report,
+                        run.after_actions,
+                        run.results,
+                        run.healing,
+                    )
+                }
             };
-            if args.snapshot.is_some() {
-                scope_saved(&mut snapshot, &args.target);
-            }
-            let report = evaluate(&snapshot);
-            let actions = plan(&snapshot, &report);
-            print_report(&report, &actions, &args);
+            let remediation = (mode != Mode::Off).then_some(RemediationDocument {
+                mode,
+                results: &results,
+                healing: &healing,
+            });
+            print_report(&report, &actions, remediation, args.output);
+            let failed_action = results
+                .iter()
+                .any(|r| matches!(r.outcome, crate::remediation::Outcome::Failed { .. }));
             Ok(
-                if report.mappings.iter().any(|m| m.verdict == Verdict::Fail) {
+                if report.mappings.iter().any(|m| m.verdict == Verdict::Fail) || failed_action {
                     EXIT_FAIL
                 } else {
                     EXIT_OK
@@ -147,24 +191,21 @@ async fn dispatch(cli: Cli) -> Result<u8, String> {
     }
 }
 
-fn print_report(report: &Report, actions: &[Action], args: &AuditArgs) {
+fn print_report(
+    report: &Report,
+    actions: &[Action],
+    remediation: Option<RemediationDocument<'_>>,
+    output: Output,
+) {
     let mut out = anstream::stdout();
-    match args.output {
+    match output {
         Output::Json => {
-            let _ = writeln!(out, "{}", to_json(report, actions));
+            let _ = writeln!(out, "{}", to_json_with(report, actions, remediation));
         }
         Output::Text => {
             let _ = write!(out, "{}", to_text(report, actions));
-            if args.remediate == Remediate::Plan {
-                let automatic: Vec<&Action> = actions.iter().filter(|a| a.automatic).collect();
-                let _ = writeln!(
-                    out,
-                    "\nRemediation plan: {} change(s) esm-guard would make:",
-                    automatic.len()
-                );
-                for a in automatic {
-                    let _ = writeln!(out, "  {}  {}", a.id, a.description);
-                }
+            if let Some(r) = remediation {
+                let _ = write!(out, "{}", remediation_text(&r));
             }
         }
     }
@@ -197,27 +238,56 @@ fn explain_rule(id: &str) -> Result<u8, String> {
     Ok(EXIT_OK)
 }
 
-async fn collect(target: &Target, for_remediation: bool) -> Result<Snapshot, String> {
+fn spinner() -> indicatif::ProgressBar {
+    // Drawn on stderr, and only when stderr is a terminal (indicatif hides it otherwise).
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
+}
+
+async fn clients(target: &Target) -> Result<Clients, String> {
     let config = aws::load_config(target.region.clone()).await;
     if config.region().is_none() {
         return Err("no AWS region: pass --region or set AWS_REGION".to_string());
     }
-    let clients = Clients::new(&config);
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    Ok(Clients::new(&config))
+}
+
+fn scope(target: &Target) -> Scope {
+    Scope {
+        mappings: target.esms.clone(),
+        vpcs: target.vpcs.clone(),
+    }
+}
+
+async fn collect(target: &Target) -> Result<Snapshot, String> {
+    let clients = clients(target).await?;
+    let spinner = spinner();
     let progress = |step: &str| spinner.set_message(step.to_string());
     let options = CollectOptions {
-        scope: Scope {
-            mappings: target.esms.clone(),
-            vpcs: target.vpcs.clone(),
-        },
-        for_remediation,
+        scope: scope(target),
+        for_remediation: false,
     };
     let result = aws::collect(&clients, &options, &progress).await;
     spinner.finish_and_clear();
     let collection = result.map_err(|e| e.to_string())?;
     tracing::info!(calls = collection.total_calls(), "collected");
     Ok(collection.snapshot)
+}
+
+async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aws::Run, String> {
+    let clients = clients(target).await?;
+    let spinner = spinner();
+    let progress = |step: &str| spinner.set_message(step.to_string());
+    let options = CollectOptions {
+        scope: scope(target),
+        for_remediation: false,
+    };
+    let result = aws::remediate(&clients, &options, mode, max_actions, &progress).await;
+    spinner.finish_and_clear();
+    let run = result.map_err(|e| e.to_string())?;
+    tracing::info!(calls = run.calls, "audited");
+    Ok(run)
 }
 
 fn read_snapshot(path: &Path) -> Result<Snapshot, String> {

@@ -9,6 +9,7 @@ pub mod index;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod remediation;
 pub mod report;
 pub mod rules;
 pub mod sample;

@@ -6,6 +6,7 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
 use crate::plan::Action;
+use crate::remediation::{ActionResult, Healing, MappingHealing, Mode, Outcome};
 use crate::rules::{Finding, MappingReport, Report, Severity, SourceSummary, Summary, Verdict};
 
 pub const REPORT_SCHEMA: &str = "esm-guard/report/v1";
@@ -17,6 +18,16 @@ pub struct ReportDocument<'a> {
     pub mappings: Vec<MappingDocument<'a>>,
     pub actions: &'a [Action],
     pub summary: Summary,
+    /// With `--remediate plan|apply`: what would run, or what ran and what it achieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<RemediationDocument<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RemediationDocument<'a> {
+    pub mode: Mode,
+    pub results: &'a [ActionResult],
+    pub healing: &'a [MappingHealing],
 }
 
 #[derive(Debug, Serialize)]
@@ -87,13 +98,79 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
             .collect(),
         actions,
         summary: report.summary,
+        remediation: None,
     }
 }
 
 /// The JSON report, pretty-printed.
 pub fn to_json(report: &Report, actions: &[Action]) -> String {
-    serde_json::to_string_pretty(&document(report, actions))
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    to_json_with(report, actions, None)
+}
+
+/// The JSON report with the remediation section.
+pub fn to_json_with(
+    report: &Report,
+    actions: &[Action],
+    remediation: Option<RemediationDocument<'_>>,
+) -> String {
+    let mut doc = document(report, actions);
+    doc.remediation = remediation;
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The remediation section for a person: each action's outcome, then each mapping's.
+pub fn remediation_text(r: &RemediationDocument<'_>) -> String {
+    let mut out = String::new();
+    let title = match r.mode {
+        Mode::Off => return out,
+        Mode::Plan => "Remediation plan (nothing was changed)",
+        Mode::Apply => "Remediation",
+    };
+    let _ = writeln!(out, "\n{title}: {} automatic action(s)", r.results.len());
+    for result in r.results {
+        let (word, detail) = match &result.outcome {
+            Outcome::Planned => ("would run", String::new()),
+            Outcome::Applied { resource } => (
+                "done",
+                resource
+                    .clone()
+                    .map(|r| format!(" -> {r}"))
+                    .unwrap_or_default(),
+            ),
+            Outcome::AlreadyDone { .. } => ("already in place", String::new()),
+            Outcome::OptedOut { reason } => ("skipped", format!(": {reason}")),
+            Outcome::Pending => (
+                "pending",
+                ": over the per-run limit, the next run takes it".to_string(),
+            ),
+            Outcome::Failed { error } => ("FAILED", format!(": {error}")),
+        };
+        let _ = writeln!(
+            out,
+            "  {word:<16} {}  {}{detail}",
+            result.action_id, result.description
+        );
+    }
+    for h in r.healing {
+        let word = match h.outcome {
+            Healing::Healed => "healed",
+            Healing::Improved => "improved",
+            Healing::StillFailing => "still failing",
+        };
+        let created = if h.created.is_empty() {
+            String::new()
+        } else {
+            format!(" (created {})", h.created.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  mapping {}: {word}, {} -> {}{created}",
+            h.uuid,
+            h.verdict_before.as_str(),
+            h.verdict_after.as_str()
+        );
+    }
+    out
 }
 
 fn verdict_style(verdict: Verdict) -> Style {

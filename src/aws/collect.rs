@@ -127,6 +127,12 @@ pub async fn collect(
     (collector.progress)("reading event source mappings");
     snapshot.mappings = collector.mappings(&options.scope.mappings).await?;
 
+    if options.for_remediation {
+        // The opt-out tag may sit on a mapping: read them (one call per mapping, only when
+        // esm-guard may change things).
+        collector.mapping_tags(&mut snapshot).await?;
+    }
+
     let cluster_arns: BTreeSet<String> = snapshot
         .mappings
         .iter()
@@ -330,6 +336,28 @@ impl Collector<'_> {
         mappings.sort_by(|a, b| a.uuid.cmp(&b.uuid));
         mappings.dedup_by(|a, b| a.uuid == b.uuid);
         Ok(mappings)
+    }
+
+    async fn mapping_tags(&self, snapshot: &mut Snapshot) -> Result<(), CollectError> {
+        let lambda = &self.clients.lambda;
+        for m in &mut snapshot.mappings {
+            let Some(arn) = m.arn.clone() else { continue };
+            self.count("lambda:ListTags");
+            match lambda.list_tags().resource(&arn).send().await {
+                Ok(out) => {
+                    m.tags = out
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default();
+                }
+                Err(e) => {
+                    let class = judge("lambda:ListTags", &e)?;
+                    tracing::warn!(mapping = %m.uuid, error = %class.describe(), "cannot read the mapping's tags");
+                    snapshot.unreadable_tags.push(m.uuid.clone());
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn clusters(

@@ -36,6 +36,9 @@ pub struct Snapshot {
     /// Facts that could not be read. Each one turns into an `insufficient-data` finding on
     /// the mappings it touches, so a mapping is never judged on half the facts.
     pub gaps: Vec<DataGap>,
+    /// Mappings whose tags could not be read: their opt-out cannot be checked, so
+    /// remediation leaves them alone. (Tags do not change a verdict, so this is no gap.)
+    pub unreadable_tags: Vec<String>,
 }
 
 impl Snapshot {

@@ -2,4 +2,5 @@
 //! again): modules by subject.
 
 mod collect;
+mod remediate;
 mod support;

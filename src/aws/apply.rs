@@ -1,0 +1,269 @@
+//! Makes the planned changes, and only the narrow, additive ones of RULES.md: interface
+//! endpoints and security-group rules, tagged, idempotent.
+
+use aws_sdk_ec2::types::{
+    IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VpcEndpointType,
+};
+
+use super::collect::{collect, CollectError, CollectOptions, Collection};
+use super::errors::classify;
+use super::Clients;
+use crate::model::Snapshot;
+use crate::plan::{plan, Action, ActionKind, TAG_MANAGED, TAG_MAPPING, TAG_REASON};
+use crate::remediation::{
+    gate, healing, planned, ActionResult, Gate, MappingHealing, Mode, Outcome,
+};
+use crate::rules::{evaluate, Report};
+
+/// One remediation run: the state before, what was done, the state after.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub before: Collection,
+    pub before_report: Report,
+    pub actions: Vec<Action>,
+    pub results: Vec<ActionResult>,
+    /// After `apply`: collected and judged again. Otherwise the same as before.
+    pub after: Snapshot,
+    pub after_report: Report,
+    pub after_actions: Vec<Action>,
+    pub healing: Vec<MappingHealing>,
+    /// API calls of the whole run, collections and changes.
+    pub calls: u32,
+}
+
+/// Collects, judges and plans; in `plan` mode says what would run, in `apply` mode runs it
+/// (at most `max_actions`), then collects and judges again.
+pub async fn remediate(
+    clients: &Clients,
+    options: &CollectOptions,
+    mode: Mode,
+    max_actions: usize,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Run, CollectError> {
+    let options = CollectOptions {
+        for_remediation: mode != Mode::Off,
+        ..options.clone()
+    };
+    let before = collect(clients, &options, progress).await?;
+    let before_report = evaluate(&before.snapshot);
+    let actions = plan(&before.snapshot, &before_report);
+    let mut calls = before.total_calls();
+    let results = match mode {
+        Mode::Off => Vec::new(),
+        Mode::Plan => planned(&before.snapshot, &actions, max_actions),
+        Mode::Apply => {
+            progress("applying the planned changes");
+            let results = apply(&clients.ec2, &before.snapshot, &actions, max_actions).await;
+            calls += results
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.outcome,
+                        Outcome::Applied { .. }
+                            | Outcome::AlreadyDone { .. }
+                            | Outcome::Failed { .. }
+                    )
+                })
+                .count() as u32;
+            results
+        }
+    };
+    let (after, after_report, after_actions) = if results.iter().any(ActionResult::changed) {
+        progress("checking the result");
+        let after = collect(clients, &options, progress).await?;
+        calls += after.total_calls();
+        let report = evaluate(&after.snapshot);
+        let actions = plan(&after.snapshot, &report);
+        (after.snapshot, report, actions)
+    } else {
+        (
+            before.snapshot.clone(),
+            before_report.clone(),
+            actions.clone(),
+        )
+    };
+    let healing = healing(&before_report, &after_report, &actions, &results);
+    Ok(Run {
+        before,
+        before_report,
+        actions,
+        results,
+        after,
+        after_report,
+        after_actions,
+        healing,
+        calls,
+    })
+}
+
+/// Runs the automatic actions that pass the gate. A failed action does not stop the others
+/// (they are independent); each result says what happened, so a partial run is never silent.
+pub async fn apply(
+    ec2: &aws_sdk_ec2::Client,
+    snapshot: &Snapshot,
+    actions: &[Action],
+    max: usize,
+) -> Vec<ActionResult> {
+    let mut results = Vec::new();
+    for (action, gate) in gate(snapshot, actions, max) {
+        let outcome = match gate {
+            Gate::OptedOut(reason) => Outcome::OptedOut { reason },
+            Gate::OverLimit => Outcome::Pending,
+            Gate::Run => execute(ec2, action).await,
+        };
+        if let Outcome::Failed { error } = &outcome {
+            tracing::warn!(action = %action.id, %error, "remediation action failed");
+        } else {
+            tracing::info!(action = %action.id, outcome = ?outcome, "remediation action");
+        }
+        results.push(ActionResult {
+            action_id: action.id.clone(),
+            description: action.description.clone(),
+            outcome,
+        });
+    }
+    results
+}
+
+fn tags(resource: ResourceType, action: &Action) -> TagSpecification {
+    let uuid = action
+        .fixes
+        .first()
+        .map(|f| f.esm_uuid.clone())
+        .unwrap_or_default();
+    TagSpecification::builder()
+        .resource_type(resource)
+        .tags(Tag::builder().key(TAG_MANAGED).value("true").build())
+        .tags(
+            Tag::builder()
+                .key(TAG_REASON)
+                .value(action.reason().as_str())
+                .build(),
+        )
+        .tags(Tag::builder().key(TAG_MAPPING).value(uuid).build())
+        .build()
+}
+
+fn tcp_from_group(port: u16, group: &str, action: &Action) -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(i32::from(port))
+        .to_port(i32::from(port))
+        .user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(group)
+                .description(format!("esm-guard: {}", action.reason()))
+                .build(),
+        )
+        .build()
+}
+
+async fn execute(ec2: &aws_sdk_ec2::Client, action: &Action) -> Outcome {
+    match &action.kind {
+        ActionKind::AuthorizeIngress {
+            group_id,
+            port,
+            source_group_id,
+            ..
+        } => {
+            let result = ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .ip_permissions(tcp_from_group(*port, source_group_id, action))
+                .tag_specifications(tags(ResourceType::SecurityGroupRule, action))
+                .send()
+                .await;
+            match result {
+                Ok(out) => Outcome::Applied {
+                    resource: out
+                        .security_group_rules()
+                        .first()
+                        .and_then(|r| r.security_group_rule_id())
+                        .map(str::to_string),
+                },
+                Err(e) => rule_error("ec2:AuthorizeSecurityGroupIngress", &e),
+            }
+        }
+        ActionKind::AuthorizeEgress {
+            group_id,
+            port,
+            destination_group_id,
+            ..
+        } => {
+            let result = ec2
+                .authorize_security_group_egress()
+                .group_id(group_id)
+                .ip_permissions(tcp_from_group(*port, destination_group_id, action))
+                .tag_specifications(tags(ResourceType::SecurityGroupRule, action))
+                .send()
+                .await;
+            match result {
+                Ok(out) => Outcome::Applied {
+                    resource: out
+                        .security_group_rules()
+                        .first()
+                        .and_then(|r| r.security_group_rule_id())
+                        .map(str::to_string),
+                },
+                Err(e) => rule_error("ec2:AuthorizeSecurityGroupEgress", &e),
+            }
+        }
+        ActionKind::CreateInterfaceEndpoint {
+            vpc_id,
+            service_name,
+            subnet_ids,
+            security_group_ids,
+            private_dns_enabled,
+            policy_document,
+            client_token,
+        } => {
+            let result = ec2
+                .create_vpc_endpoint()
+                .vpc_endpoint_type(VpcEndpointType::Interface)
+                .vpc_id(vpc_id)
+                .service_name(service_name)
+                .set_subnet_ids(Some(subnet_ids.clone()))
+                .set_security_group_ids(Some(security_group_ids.clone()))
+                .private_dns_enabled(*private_dns_enabled)
+                .policy_document(policy_document)
+                .client_token(client_token)
+                .tag_specifications(tags(ResourceType::VpcEndpoint, action))
+                .send()
+                .await;
+            match result {
+                Ok(out) => Outcome::Applied {
+                    resource: out
+                        .vpc_endpoint()
+                        .and_then(|e| e.vpc_endpoint_id())
+                        .map(str::to_string),
+                },
+                Err(e) => Outcome::Failed {
+                    error: format!("ec2:CreateVpcEndpoint: {}", classify(&e).describe()),
+                },
+            }
+        }
+        ActionKind::Manual { .. } => Outcome::OptedOut {
+            reason: "manual steps never run".into(),
+        },
+    }
+}
+
+fn rule_error<E, R>(
+    call: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> Outcome
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let class = classify(e);
+    let text = class.describe();
+    // The rule exists already: someone (or a racing run) made it. That is done.
+    if text.starts_with("InvalidPermission.Duplicate") {
+        Outcome::AlreadyDone { resource: None }
+    } else {
+        Outcome::Failed {
+            error: format!("{call}: {text}"),
+        }
+    }
+}
