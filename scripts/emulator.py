@@ -52,7 +52,7 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
         (Lambda, Kafka) ``{"message": ...}`` with header ``x-amzn-ErrorType: CODE``.
         Returns ``{"faults": [active rules]}``.
     GET    /_esm_guard/faults      the active rules (with their remaining count).
-    DELETE /_esm_guard/faults      clears every rule.
+    DELETE /_esm_guard/faults[?account=ACCOUNT]  clears every rule (of that account only).
     POST   /_esm_guard/esm/<uuid>
         Body ``{"State": "Enabled", "LastProcessingResult": "PROBLEM: Connection error. ...",
         "StateTransitionReason": "..."}`` (any subset; null removes an override) sets the
@@ -1222,8 +1222,10 @@ class EsmGuardApp:
                     state.faults.extend(parsed)
                     return 200, {"faults": [dict(f) for f in state.faults]}
             if method == "DELETE":
+                # ?account=ID clears that account's rules only (tests run in parallel).
+                account = query.get("account")
                 with state.lock:
-                    state.faults = []
+                    state.faults = [f for f in state.faults if account and f.get("account") != account]
                 return 200, {"ok": True}
         m = re.match(r"^/_esm_guard/esm/([\w-]+)$", path)
         if m and method == "POST":

@@ -267,6 +267,7 @@ async fn collect(target: &Target) -> Result<Snapshot, String> {
     let options = CollectOptions {
         scope: scope(target),
         for_remediation: false,
+        deadline: None,
     };
     let result = aws::collect(&clients, &options, &progress).await;
     spinner.finish_and_clear();
@@ -282,6 +283,7 @@ async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aw
     let options = CollectOptions {
         scope: scope(target),
         for_remediation: false,
+        deadline: None,
     };
     let result = aws::remediate(&clients, &options, mode, max_actions, &progress).await;
     spinner.finish_and_clear();

@@ -104,7 +104,7 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
             for finding in &mapping.findings {
                 for action in actions_for(&index, mapping, finding) {
                     match actions.get_mut(&action.id) {
-                        Some(existing) => merge(existing, action),
+                        Some(existing) => merge(&index, existing, action),
                         None => {
                             if action.automatic {
                                 new_automatic.push(action.id.clone());
@@ -133,7 +133,8 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
     actions
 }
 
-fn merge(existing: &mut Action, more: Action) {
+fn merge(index: &Index<'_>, existing: &mut Action, more: Action) {
+    let first_uuid = existing.fixes.first().map(|f| f.esm_uuid.clone());
     existing.fixes.extend(more.fixes);
     if let (
         ActionKind::CreateInterfaceEndpoint {
@@ -149,13 +150,54 @@ fn merge(existing: &mut Action, more: Action) {
     ) = (&mut existing.kind, more.kind)
     {
         *policy_document = merge_policies(policy_document, &other);
+        // An endpoint takes at most one subnet per AZ: AWS rejects a second one.
+        let az = |id: &str| index.subnets.get(id).map(|s| s.availability_zone.clone());
         for s in other_subnets {
-            if !subnet_ids.contains(&s) {
+            if !subnet_ids
+                .iter()
+                .any(|t| *t == s || az(t).is_some() && az(t) == az(&s))
+            {
                 subnet_ids.push(s);
             }
         }
         subnet_ids.sort();
     }
+    // The command and description show what the merged action does.
+    if let Some((description, command)) =
+        endpoint_text(&existing.kind, first_uuid.as_deref().unwrap_or_default())
+    {
+        existing.description = description;
+        existing.command = command;
+    }
+}
+
+/// The description and CLI command of an automatic endpoint creation.
+fn endpoint_text(kind: &ActionKind, uuid: &str) -> Option<(String, String)> {
+    let ActionKind::CreateInterfaceEndpoint {
+        vpc_id,
+        service_name,
+        subnet_ids,
+        security_group_ids,
+        policy_document,
+        client_token,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let description = format!(
+        "Create an interface endpoint for {service_name} in {vpc_id} (subnets {}, security group {}, private DNS, the guide's restrictive policy)",
+        subnet_ids.join(", "),
+        security_group_ids.join(", ")
+    );
+    let command = format!(
+        "aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --vpc-id {vpc_id} --service-name {service_name} --subnet-ids {} --security-group-ids {} --private-dns-enabled --policy-document {} --client-token {client_token} --tag-specifications {}",
+        subnet_ids.join(" "),
+        security_group_ids.join(" "),
+        shell_quote(policy_document),
+        shell_quote(&tag_spec("vpc-endpoint", RuleId::NoServicePath, uuid)),
+    );
+    Some((description, command))
 }
 
 /// One policy holding the statements of both (identical statements once).
@@ -314,10 +356,16 @@ fn actions_for(index: &Index<'_>, mapping: &MappingReport, finding: &Finding) ->
                     shell_quote(&policy_text),
                     shell_quote(&tag_spec("vpc-endpoint", finding.rule, &mapping.uuid)),
                 );
+                // Private DNS needs both VPC DNS attributes: AWS rejects the endpoint without
+                // them, and esm-guard never changes VPC attributes itself. Unread attributes
+                // (a plain audit reads them only where an endpoint relies on them) do not
+                // block: remediation reads them before it plans.
+                let dns_ready = index.vpcs.get(vpc_id.as_str()).is_none_or(|v| {
+                    v.dns_support != Some(false) && v.dns_hostnames != Some(false)
+                });
                 match policy {
-                    Some(policy_document) if !security_group_id.is_empty() => Action {
-                        id: format!("create-endpoint/{vpc_id}/{service}"),
-                        kind: ActionKind::CreateInterfaceEndpoint {
+                    Some(policy_document) if !security_group_id.is_empty() && dns_ready => {
+                        let kind = ActionKind::CreateInterfaceEndpoint {
                             vpc_id: vpc_id.clone(),
                             service_name: service_name.clone(),
                             subnet_ids: subnet_ids.clone(),
@@ -325,18 +373,32 @@ fn actions_for(index: &Index<'_>, mapping: &MappingReport, finding: &Finding) ->
                             private_dns_enabled: true,
                             policy_document: policy_document.clone(),
                             client_token: token,
-                        },
-                        automatic: true,
-                        description: format!(
-                            "Create an interface endpoint for {service_name} in {vpc_id} (subnets {}, security group {security_group_id}, private DNS, the guide's restrictive policy)",
-                            subnet_ids.join(", ")
+                        };
+                        let (description, command) =
+                            endpoint_text(&kind, &mapping.uuid).unwrap_or_default();
+                        Action {
+                            id: format!("create-endpoint/{vpc_id}/{service}"),
+                            kind,
+                            automatic: true,
+                            description,
+                            command,
+                            fixes,
+                        }
+                    }
+                    _ if !dns_ready => manual(
+                        &format!("{vpc_id}/{service}"),
+                        format!("Enable DNS support and DNS hostnames on {vpc_id}, which private DNS needs, then create an interface endpoint for {service_name} in it (esm-guard never changes VPC attributes)"),
+                        format!(
+                            "aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-support '{{\"Value\":true}}' && aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-hostnames '{{\"Value\":true}}' && {command}"
                         ),
-                        command,
-                        fixes,
-                    },
+                    ),
                     _ => manual(
                         &format!("{vpc_id}/{service}"),
-                        format!("Create an interface endpoint for {service_name} in {vpc_id}; esm-guard cannot write its policy because the function's execution role is not known"),
+                        if security_group_id.is_empty() {
+                            format!("Create an interface endpoint for {service_name} in {vpc_id}; the mapping has no security group to give it")
+                        } else {
+                            format!("Create an interface endpoint for {service_name} in {vpc_id}; esm-guard cannot write its policy because the function's execution role is not known")
+                        },
                         command,
                     ),
                 }

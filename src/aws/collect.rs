@@ -31,6 +31,10 @@ pub struct CollectOptions {
     /// Read execution roles and VPC DNS attributes even where no rule needs them: planning
     /// new endpoints (remediation) writes policies naming the role.
     pub for_remediation: bool,
+    /// Start no call after this instant, and cut a call (retries included) short at it:
+    /// what is left unread becomes `insufficient-data`. The Lambda sets it from its
+    /// invocation deadline; the CLI has none.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +65,7 @@ struct Collector<'c> {
     clients: &'c Clients,
     calls: Mutex<BTreeMap<&'static str, u32>>,
     progress: &'c (dyn Fn(&str) + Sync),
+    deadline: Option<tokio::time::Instant>,
 }
 
 /// What one call's error means for the run.
@@ -89,7 +94,12 @@ macro_rules! pages {
     ($collector:expr, $call:literal, $request:expr, |$page:ident| $body:block) => {{
         let mut stream = $request.into_paginator().send();
         let mut outcome = Ok(());
-        while let Some(page) = stream.next().await {
+        loop {
+            let Some(next) = $collector.bounded(stream.next()).await else {
+                outcome = Err(Ok(ErrorClass::Deadline));
+                break;
+            };
+            let Some(page) = next else { break };
             $collector.count($call);
             match page {
                 Ok($page) => $body,
@@ -104,6 +114,15 @@ macro_rules! pages {
 }
 
 impl Collector<'_> {
+    /// Runs `call` unless the deadline has passed, and cuts it short at the deadline.
+    async fn bounded<T>(&self, call: impl std::future::Future<Output = T>) -> Option<T> {
+        match self.deadline {
+            None => Some(call.await),
+            Some(deadline) if tokio::time::Instant::now() >= deadline => None,
+            Some(deadline) => tokio::time::timeout_at(deadline, call).await.ok(),
+        }
+    }
+
     fn count(&self, call: &'static str) {
         if let Ok(mut calls) = self.calls.lock() {
             *calls.entry(call).or_default() += 1;
@@ -121,6 +140,7 @@ pub async fn collect(
         clients,
         calls: Mutex::new(BTreeMap::new()),
         progress,
+        deadline: options.deadline,
     };
     let mut snapshot = Snapshot::new(clients.region.clone());
 
@@ -312,7 +332,13 @@ impl Collector<'_> {
             for esm in wanted {
                 let uuid = from_lambda::uuid_of(esm);
                 self.count("lambda:GetEventSourceMapping");
-                match lambda.get_event_source_mapping().uuid(uuid).send().await {
+                let Some(result) = self
+                    .bounded(lambda.get_event_source_mapping().uuid(uuid).send())
+                    .await
+                else {
+                    return Err(fatal("lambda:GetEventSourceMapping", ErrorClass::Deadline));
+                };
+                match result {
                     Ok(out) => match from_lambda::mapping(&out) {
                         Some(m) => mappings.push(m),
                         None => {
@@ -343,7 +369,11 @@ impl Collector<'_> {
         for m in &mut snapshot.mappings {
             let Some(arn) = m.arn.clone() else { continue };
             self.count("lambda:ListTags");
-            match lambda.list_tags().resource(&arn).send().await {
+            let Some(result) = self.bounded(lambda.list_tags().resource(&arn).send()).await else {
+                snapshot.unreadable_tags.push(m.uuid.clone());
+                continue;
+            };
+            match result {
                 Ok(out) => {
                     m.tags = out
                         .tags()
@@ -374,7 +404,16 @@ impl Collector<'_> {
         if arns.len() == 1 {
             let arn = arns.iter().next().cloned().unwrap_or_default();
             self.count("kafka:DescribeClusterV2");
-            match kafka.describe_cluster_v2().cluster_arn(&arn).send().await {
+            let Some(result) = self
+                .bounded(kafka.describe_cluster_v2().cluster_arn(&arn).send())
+                .await
+            else {
+                return Ok((
+                    clusters,
+                    denied("kafka:DescribeClusterV2", &ErrorClass::Deadline),
+                ));
+            };
+            match result {
                 Ok(out) => clusters.extend(out.cluster_info().and_then(from_kafka::cluster)),
                 Err(e) => match judge("kafka:DescribeClusterV2", &e)? {
                     ErrorClass::NotFound { .. } => {}
@@ -629,13 +668,21 @@ impl Collector<'_> {
             .enumerate()
             {
                 self.count("ec2:DescribeVpcAttribute");
-                match ec2
+                let call = ec2
                     .describe_vpc_attribute()
                     .vpc_id(&vpc_id)
                     .attribute(attribute.clone())
-                    .send()
-                    .await
-                {
+                    .send();
+                let Some(result) = self.bounded(call).await else {
+                    let class = ErrorClass::Deadline;
+                    snapshot.gaps.push(gap(
+                        "ec2:DescribeVpcAttribute",
+                        &class,
+                        GapScope::Vpc(vpc_id.clone()),
+                    ));
+                    break;
+                };
+                match result {
                     Ok(out) => {
                         let value = match attribute {
                             VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
@@ -701,12 +748,20 @@ impl Collector<'_> {
         };
         for function in needs_role {
             self.count("lambda:GetFunctionConfiguration");
-            match lambda
+            let call = lambda
                 .get_function_configuration()
                 .function_name(&function)
-                .send()
-                .await
-            {
+                .send();
+            let Some(result) = self.bounded(call).await else {
+                let class = ErrorClass::Deadline;
+                snapshot.gaps.push(gap(
+                    "lambda:GetFunctionConfiguration",
+                    &class,
+                    GapScope::Function(function.clone()),
+                ));
+                continue;
+            };
+            match result {
                 Ok(out) => {
                     let role = out.role().map(str::to_string);
                     for m in snapshot

@@ -11,6 +11,8 @@ pub enum ErrorClass {
     Throttled { code: String, message: String },
     /// The resource does not exist.
     NotFound { code: String, message: String },
+    /// The run's deadline (the Lambda's remaining time) came first: the fact is unknown.
+    Deadline,
     /// Anything else: the run cannot be trusted and stops.
     Other(String),
 }
@@ -34,6 +36,9 @@ impl ErrorClass {
                 } else {
                     format!("{code}: {message}")
                 }
+            }
+            ErrorClass::Deadline => {
+                "not finished before the run's deadline (the function's remaining time)".to_string()
             }
             ErrorClass::Other(text) => text.clone(),
         }

@@ -64,9 +64,12 @@ pub(crate) fn check(
             }
         }
         for (_, cidrs) in https_peers.iter().filter(|(s, _)| *s == subnet.id) {
-            for cidr in cidrs.iter().filter(|c| !c.contains(&subnet.cidr)) {
+            // A peer inside this subnet (an endpoint ENI beside the mapping's) is reached
+            // without crossing the ACL; every other peer, the NAT path's 0.0.0.0/0 included,
+            // crosses it.
+            for cidr in cidrs.iter().filter(|c| !subnet.cidr.contains(*c)) {
                 let what = if *cidr == Ipv4Net::default() {
-                    "to the NAT path at"
+                    "out of the VPC (the default route) to"
                 } else {
                     "to the endpoint in"
                 };

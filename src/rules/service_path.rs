@@ -230,6 +230,12 @@ pub(crate) fn check(ctx: &Ctx<'_, '_>, findings: &mut Findings) -> Vec<(String, 
                 }
                 DefaultRoute::Elsewhere { table, target } => {
                     unverifiable.insert(&subnet.id, (table.to_string(), target.id().to_string()));
+                    // Beyond the VPC it cannot be verified, but it leaves through this
+                    // subnet's network ACL like any other path.
+                    peers
+                        .entry(subnet.id.clone())
+                        .or_default()
+                        .insert(anywhere());
                 }
             }
         }

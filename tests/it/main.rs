@@ -2,5 +2,7 @@
 //! again): modules by subject.
 
 mod collect;
+mod engine;
+mod faults;
 mod remediate;
 mod support;

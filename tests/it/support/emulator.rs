@@ -127,6 +127,15 @@ impl Account {
         );
     }
 
+    /// Drops this account's fault rules (others' stay: tests run in parallel).
+    pub fn clear_faults(&self) {
+        control(
+            "DELETE",
+            &format!("/_esm_guard/faults?account={}", self.id),
+            None,
+        );
+    }
+
     /// Adds a fault rule limited to this account.
     pub fn fault(&self, mut rule: Value) {
         rule["account"] = Value::String(self.id.clone());

@@ -1,0 +1,11 @@
+//! The rule engine: every rule of RULES.md, the guide's four cases, the semantics the rules
+//! rest on, the planner, convergence of the plan over generated accounts, and saved
+//! snapshots pinned as JSON reports. Pure: no test here reaches the network.
+
+mod convergence;
+mod fixtures;
+mod guide_cases;
+mod helpers;
+mod plan;
+mod rules;
+mod semantics;
