@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::index::Index;
 use crate::model::{SgRule, Snapshot, VpcEndpoint};
-use crate::rules::{evaluate, Finding, Fix, MappingReport, Report, RuleId};
+use crate::rules::{evaluate, required_services, Finding, Fix, MappingReport, Report, RuleId};
 
 /// Tags on everything esm-guard creates.
 pub const TAG_MANAGED: &str = "esm-guard:managed";
@@ -102,7 +102,7 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
         let mut new_automatic = Vec::new();
         for mapping in &current.mappings {
             for finding in &mapping.findings {
-                for action in actions_for(&index, mapping, finding) {
+                for action in actions_for(&index, &current, mapping, finding) {
                     match actions.get_mut(&action.id) {
                         Some(existing) => merge(&index, existing, action),
                         None => {
@@ -291,7 +291,12 @@ pub fn client_token(vpc_id: &str, service_name: &str) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn actions_for(index: &Index<'_>, mapping: &MappingReport, finding: &Finding) -> Vec<Action> {
+fn actions_for(
+    index: &Index<'_>,
+    report: &Report,
+    mapping: &MappingReport,
+    finding: &Finding,
+) -> Vec<Action> {
     let snapshot = index.snapshot;
     let fixes = vec![FindingRef {
         esm_uuid: mapping.uuid.clone(),
@@ -339,6 +344,13 @@ fn actions_for(index: &Index<'_>, mapping: &MappingReport, finding: &Finding) ->
             ..
         } => {
             let service_name = format!("com.amazonaws.{}.{service}", snapshot.region);
+            // With private DNS the endpoint serves every mapping of the VPC, not only this
+            // one: its subnets and policy must cover all that need the service.
+            let (subnet_ids, policy) = match policy {
+                Some(_) => serving_all(index, report, vpc_id, service, subnet_ids),
+                None => (subnet_ids.clone(), None),
+            };
+            let (subnet_ids, policy) = (&subnet_ids, &policy);
             if let Some(endpoint_id) = private_dns_off {
                 manual(
                     &format!("{vpc_id}/{service}"),
@@ -499,6 +511,67 @@ fn actions_for(index: &Index<'_>, mapping: &MappingReport, finding: &Finding) ->
         ),
     };
     vec![action]
+}
+
+/// The subnets (one per AZ) and the guide's policy of a new `service` endpoint in `vpc_id`
+/// that serves every on-demand mapping there needing the service; no policy when one of
+/// them cannot be written (an unknown execution role).
+fn serving_all(
+    index: &Index<'_>,
+    report: &Report,
+    vpc_id: &str,
+    service: &str,
+    own_subnets: &[String],
+) -> (Vec<String>, Option<String>) {
+    let mut by_az: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut policy: Option<String> = None;
+    let mut writable = true;
+    let mut add_subnet = |id: &str| {
+        if let Some(subnet) = index.subnets.get(id) {
+            let entry = by_az.entry(&subnet.availability_zone).or_insert(&subnet.id);
+            if subnet.id.as_str() < *entry {
+                *entry = &subnet.id;
+            }
+        }
+    };
+    for id in own_subnets {
+        add_subnet(id);
+    }
+    for m in &report.mappings {
+        let Some(network) = m
+            .network
+            .as_ref()
+            .filter(|n| n.vpc_id.as_deref() == Some(vpc_id))
+        else {
+            continue;
+        };
+        if m.mode != crate::model::ScalingMode::OnDemand {
+            continue;
+        }
+        let Some(esm) = index.snapshot.mappings.iter().find(|e| e.uuid == m.uuid) else {
+            continue;
+        };
+        let Some(needed) = required_services(esm)
+            .into_iter()
+            .find(|s| s.short == service)
+        else {
+            continue;
+        };
+        for id in &network.subnet_ids {
+            add_subnet(id);
+        }
+        match needed.guide_policy() {
+            Ok(p) => {
+                policy = Some(match policy {
+                    Some(all) => merge_policies(&all, &p),
+                    None => p,
+                })
+            }
+            Err(_) => writable = false,
+        }
+    }
+    let subnets = by_az.into_values().map(str::to_string).collect();
+    (subnets, policy.filter(|_| writable))
 }
 
 fn authorize(

@@ -501,6 +501,23 @@ const MANUAL: &[Manual] = &[
         },
     },
     Manual {
+        what: "the missing path in a VPC without DNS hostnames: enable them first, then create",
+        rule: RuleId::NoServicePath,
+        build: || {
+            let mut s = Sample::default();
+            let vpc = s.vpc();
+            s.vpc_mut(&vpc).dns_hostnames = Some(false);
+            let a = s.private_subnet(&vpc, "us-east-1a");
+            let sg = s.cluster_group(&vpc, 9098);
+            let c = s.msk_cluster(&[a.clone()], &[sg.clone()], Auth::Iam);
+            let uuid = s.msk_mapping(&c, false);
+            (s, uuid, vec![
+                format!("aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames"),
+                format!("&& aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --vpc-id {vpc} --service-name com.amazonaws.us-east-1.lambda --subnet-ids {a} --security-group-ids {sg} --private-dns-enabled"),
+            ])
+        },
+    },
+    Manual {
         what: "an endpoint policy that denies",
         rule: RuleId::EndpointPolicyDenies,
         build: || {
@@ -721,4 +738,135 @@ fn every_finding_with_a_fix_is_linked_to_its_actions_in_the_report() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), ids.len());
+}
+
+/// Two mappings of one VPC need the same endpoint: one action, at most one subnet per AZ
+/// (AWS rejects two), and its command shows what the merged action does.
+#[test]
+fn one_endpoint_for_a_vpc_takes_one_subnet_per_az() {
+    let mut s = Sample::default();
+    let vpc = s.vpc();
+    let private_a = s.private_subnet(&vpc, "us-east-1a");
+    let public_a = s.public_subnet(&vpc, "us-east-1a");
+    let public_b = s.public_subnet(&vpc, "us-east-1b");
+    let sg = s.cluster_group(&vpc, 9098);
+    let c1 = s.msk_cluster(&[private_a.clone()], &[sg.clone()], Auth::Iam);
+    let c2 = s.msk_cluster(
+        &[public_a.clone(), public_b.clone()],
+        &[sg.clone()],
+        Auth::Iam,
+    );
+    let one = s.msk_mapping(&c1, false);
+    let two = s.msk_mapping(&c2, false);
+    let (report, actions) = planned(&s.build());
+    let lambda: Vec<&Action> = actions
+        .iter()
+        .filter(|a| matches!(&a.kind, ActionKind::CreateInterfaceEndpoint { service_name, .. } if service_name.ends_with(".lambda")))
+        .collect();
+    assert_eq!(lambda.len(), 1, "{lambda:#?}");
+    let ActionKind::CreateInterfaceEndpoint { subnet_ids, .. } = &lambda[0].kind else {
+        unreachable!()
+    };
+    let azs: Vec<&str> = subnet_ids
+        .iter()
+        .map(|id| s.subnet(id).availability_zone.as_str())
+        .collect();
+    assert_eq!(azs, ["us-east-1a", "us-east-1b"], "{subnet_ids:?}");
+    assert!(
+        lambda[0]
+            .command
+            .contains(&format!("--subnet-ids {}", subnet_ids.join(" "))),
+        "{}",
+        lambda[0].command
+    );
+    assert!(lambda[0].description.contains(&subnet_ids.join(", ")));
+    // It clears the finding of both mappings.
+    for uuid in [&one, &two] {
+        let f = findings(&report, uuid, RuleId::NoServicePath);
+        assert!(f.iter().any(|f| lambda[0].fixes_finding(uuid, f)), "{uuid}");
+    }
+}
+
+/// A private-DNS endpoint serves every mapping of its VPC: the one created for a mapping
+/// that has no path must not cut off another that reached the service through NAT.
+#[test]
+fn a_new_endpoint_does_not_break_the_vpcs_other_mappings() {
+    let mut s = Sample::default();
+    let vpc = s.vpc();
+    let (_, nat) = s.public_nat(&vpc, "us-east-1a");
+    let private_a = s.private_subnet(&vpc, "us-east-1a");
+    let private_b = s.private_subnet(&vpc, "us-east-1b");
+    s.route_via_nat(&private_a, &nat);
+    s.route_via_nat(&private_b, &nat);
+    let public_a = s.public_subnet(&vpc, "us-east-1a");
+    let sg = s.cluster_group(&vpc, 9096);
+    // On NAT, passing (apart from the cross-AZ warning of us-east-1b): SCRAM, one secret.
+    let on_nat = s.msk_cluster(&[private_a, private_b.clone()], &[sg.clone()], Auth::Scram);
+    let healthy = s.msk_mapping(&on_nat, false);
+    // In a public subnet: no path to anything, another secret.
+    let public = s.msk_cluster(&[public_a], &[sg.clone()], Auth::Scram);
+    let stranded = s.msk_mapping(&public, false);
+    let (report, actions) = planned(&s.build());
+    let before = mapping(&report, &healthy).verdict;
+    assert_eq!(
+        before,
+        esm_guard::Verdict::Warn,
+        "{:#?}",
+        mapping(&report, &healthy)
+    );
+
+    let secrets = actions
+        .iter()
+        .find(|a| matches!(&a.kind, ActionKind::CreateInterfaceEndpoint { service_name, .. } if service_name.ends_with(".secretsmanager")))
+        .expect("a Secrets Manager endpoint");
+    let ActionKind::CreateInterfaceEndpoint {
+        policy_document,
+        subnet_ids,
+        ..
+    } = &secrets.kind
+    else {
+        unreachable!()
+    };
+    for uuid in [&healthy, &stranded] {
+        let esm = s
+            .snapshot
+            .mappings
+            .iter()
+            .find(|m| m.uuid == *uuid)
+            .unwrap();
+        assert!(
+            policy_document.contains(esm.secret_arns()[0]),
+            "{policy_document}"
+        );
+        assert!(
+            policy_document.contains(esm.execution_role.as_deref().unwrap()),
+            "{policy_document}"
+        );
+    }
+    assert!(
+        subnet_ids.contains(&private_b),
+        "every AZ of the VPC's mappings: {subnet_ids:?}"
+    );
+    assert!(
+        secrets.command.contains(&shell_quote_json(policy_document)),
+        "{}",
+        secrets.command
+    );
+
+    let mut after = s.build();
+    for a in automatic(&actions) {
+        simulate(&mut after, a);
+    }
+    let report = evaluate(&after);
+    assert!(
+        mapping(&report, &healthy).verdict <= before,
+        "{:#?}",
+        mapping(&report, &healthy)
+    );
+    assert!(findings(&report, &healthy, RuleId::EndpointPolicyDenies).is_empty());
+    assert!(findings(&report, &stranded, RuleId::NoServicePath).is_empty());
+}
+
+fn shell_quote_json(text: &str) -> String {
+    esm_guard::plan::shell_quote(text)
 }
