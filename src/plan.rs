@@ -4,13 +4,14 @@
 //! Planning is convergent: it simulates its own automated actions on a copy of the snapshot
 //! and plans again until nothing new is needed, so one plan clears what it targets.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::index::Index;
-use crate::model::{SgRule, Snapshot, VpcEndpoint};
+use crate::model::{EventSourceMapping, ScalingMode, SgRule, Snapshot, VpcEndpoint};
 use crate::rules::{evaluate, required_services, Finding, Fix, MappingReport, Report, RuleId};
 
 /// Tags on everything esm-guard creates.
@@ -99,10 +100,11 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
     for _ in 0..4 {
         let snap = simulated.as_ref().unwrap_or(snapshot);
         let index = Index::new(snap);
+        let serving = Serving::new(&index, &current);
         let mut new_automatic = Vec::new();
         for mapping in &current.mappings {
             for finding in &mapping.findings {
-                for action in actions_for(&index, &current, mapping, finding) {
+                for action in actions_for(&index, &serving, mapping, finding) {
                     match actions.get_mut(&action.id) {
                         Some(existing) => merge(&index, existing, action),
                         None => {
@@ -293,7 +295,7 @@ pub fn client_token(vpc_id: &str, service_name: &str) -> String {
 
 fn actions_for(
     index: &Index<'_>,
-    report: &Report,
+    serving: &Serving<'_>,
     mapping: &MappingReport,
     finding: &Finding,
 ) -> Vec<Action> {
@@ -347,7 +349,7 @@ fn actions_for(
             // With private DNS the endpoint serves every mapping of the VPC, not only this
             // one: its subnets and policy must cover all that need the service.
             let (subnet_ids, policy) = match policy {
-                Some(_) => serving_all(index, report, vpc_id, service, subnet_ids),
+                Some(_) => serving.get(index, vpc_id, service),
                 None => (subnet_ids.clone(), None),
             };
             let (subnet_ids, policy) = (&subnet_ids, &policy);
@@ -513,65 +515,96 @@ fn actions_for(
     vec![action]
 }
 
-/// The subnets (one per AZ) and the guide's policy of a new `service` endpoint in `vpc_id`
-/// that serves every on-demand mapping there needing the service; no policy when one of
-/// them cannot be written (an unknown execution role).
-fn serving_all(
-    index: &Index<'_>,
-    report: &Report,
-    vpc_id: &str,
-    service: &str,
-    own_subnets: &[String],
-) -> (Vec<String>, Option<String>) {
-    let mut by_az: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut policy: Option<String> = None;
-    let mut writable = true;
-    let mut add_subnet = |id: &str| {
-        if let Some(subnet) = index.subnets.get(id) {
-            let entry = by_az.entry(&subnet.availability_zone).or_insert(&subnet.id);
-            if subnet.id.as_str() < *entry {
-                *entry = &subnet.id;
+/// The on-demand mappings of each VPC, to size a new endpoint for all it will serve: with
+/// private DNS it captures its service for the whole VPC, not only for the mapping that
+/// lacked it. Built once per planning round; each (VPC, service) is worked out once.
+struct Serving<'a> {
+    by_vpc: HashMap<&'a str, Vec<(&'a MappingReport, &'a EventSourceMapping)>>,
+    cache: RefCell<HashMap<(String, String), EndpointShape>>,
+}
+
+/// A new endpoint's subnets (one per AZ) and policy (`None` when it cannot be written).
+type EndpointShape = (Vec<String>, Option<String>);
+
+impl<'a> Serving<'a> {
+    fn new(index: &Index<'a>, report: &'a Report) -> Self {
+        let esms: HashMap<&str, &EventSourceMapping> = index
+            .snapshot
+            .mappings
+            .iter()
+            .map(|m| (m.uuid.as_str(), m))
+            .collect();
+        let mut by_vpc: HashMap<&str, Vec<_>> = HashMap::new();
+        for m in &report.mappings {
+            let vpc = m.network.as_ref().and_then(|n| n.vpc_id.as_deref());
+            if let (Some(vpc), Some(esm), ScalingMode::OnDemand) =
+                (vpc, esms.get(m.uuid.as_str()), m.mode)
+            {
+                by_vpc.entry(vpc).or_default().push((m, *esm));
             }
         }
-    };
-    for id in own_subnets {
-        add_subnet(id);
+        Serving {
+            by_vpc,
+            cache: RefCell::new(HashMap::new()),
+        }
     }
-    for m in &report.mappings {
-        let Some(network) = m
-            .network
-            .as_ref()
-            .filter(|n| n.vpc_id.as_deref() == Some(vpc_id))
-        else {
-            continue;
-        };
-        if m.mode != crate::model::ScalingMode::OnDemand {
-            continue;
+
+    /// The subnets (one per AZ) and the guide's policy of a new `service` endpoint in
+    /// `vpc_id` serving every on-demand mapping there that needs the service; no policy when
+    /// one of them cannot be written (an unknown execution role).
+    fn get(&self, index: &Index<'_>, vpc_id: &str, service: &str) -> EndpointShape {
+        let key = (vpc_id.to_string(), service.to_string());
+        if let Some(hit) = self.cache.borrow().get(&key) {
+            return hit.clone();
         }
-        let Some(esm) = index.snapshot.mappings.iter().find(|e| e.uuid == m.uuid) else {
-            continue;
-        };
-        let Some(needed) = required_services(esm)
-            .into_iter()
-            .find(|s| s.short == service)
-        else {
-            continue;
-        };
-        for id in &network.subnet_ids {
-            add_subnet(id);
-        }
-        match needed.guide_policy() {
-            Ok(p) => {
-                policy = Some(match policy {
-                    Some(all) => merge_policies(&all, &p),
-                    None => p,
-                })
+        let mut by_az: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut statements: Vec<Value> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut writable = true;
+        for (m, esm) in self
+            .by_vpc
+            .get(vpc_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let Some(needed) = required_services(esm)
+                .into_iter()
+                .find(|s| s.short == service)
+            else {
+                continue;
+            };
+            for id in m.network.iter().flat_map(|n| &n.subnet_ids) {
+                if let Some(subnet) = index.subnets.get(id.as_str()) {
+                    let entry = by_az.entry(&subnet.availability_zone).or_insert(&subnet.id);
+                    if subnet.id.as_str() < *entry {
+                        *entry = &subnet.id;
+                    }
+                }
             }
-            Err(_) => writable = false,
+            match needed.guide_policy() {
+                Ok(policy) => {
+                    let parsed: Value = serde_json::from_str(&policy).unwrap_or(Value::Null);
+                    for statement in parsed
+                        .get("Statement")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if seen.insert(statement.to_string()) {
+                            statements.push(statement.clone());
+                        }
+                    }
+                }
+                Err(_) => writable = false,
+            }
         }
+        let subnets = by_az.into_values().map(str::to_string).collect();
+        let policy = (writable && !statements.is_empty())
+            .then(|| serde_json::json!({ "Statement": statements }).to_string());
+        let result = (subnets, policy);
+        self.cache.borrow_mut().insert(key, result.clone());
+        result
     }
-    let subnets = by_az.into_values().map(str::to_string).collect();
-    (subnets, policy.filter(|_| writable))
 }
 
 fn authorize(

@@ -479,8 +479,8 @@ fn build(account: &Account) -> Snapshot {
             apply_rules(&mut s, &sg, c.rules, port, &subnet_cidr, &vpc_cidr);
             first_group.get_or_insert(sg.clone());
             let arn = match c.auth {
-                AuthPlan::Msk(auth) => s.msk_cluster(&subnets, &[sg.clone()], auth),
-                AuthPlan::Serverless => s.serverless_cluster(&subnets, &[sg.clone()]),
+                AuthPlan::Msk(auth) => s.msk_cluster(&subnets, std::slice::from_ref(&sg), auth),
+                AuthPlan::Serverless => s.serverless_cluster(&subnets, std::slice::from_ref(&sg)),
             };
             for m in &c.mappings {
                 let uuid = s.msk_mapping(&arn, m.provisioned);

@@ -47,7 +47,7 @@ fn account(case: &Case) -> (Sample, String) {
     }
     let sg = s.cluster_group(&vpc, 9098);
     if matches!(case.path, Path::Endpoints | Path::NatAndEndpoints) {
-        s.guide_endpoints(&vpc, &subnets, &[sg.clone()]);
+        s.guide_endpoints(&vpc, &subnets, std::slice::from_ref(&sg));
     }
     let cluster = s.msk_cluster(&subnets, &[sg], Auth::Iam);
     let uuid = s.msk_mapping(&cluster, case.provisioned);

@@ -221,7 +221,7 @@ fn a_missing_path_gets_the_guides_endpoints() {
     let sg = s.cluster_group(&vpc, 9096);
     let cluster = s.msk_cluster(
         &[a2.clone(), b1.clone(), a1.clone()],
-        &[sg.clone()],
+        std::slice::from_ref(&sg),
         Auth::Scram,
     );
     let uuid = s.msk_mapping(&cluster, false);
@@ -255,7 +255,7 @@ fn a_missing_path_gets_the_guides_endpoints() {
         let mut one_per_az = vec![a1.clone(), b1.clone()];
         one_per_az.sort();
         assert_eq!(subnet_ids, &one_per_az, "one ESM subnet per AZ");
-        assert_eq!(security_group_ids, &[sg.clone()]);
+        assert_eq!(security_group_ids, std::slice::from_ref(&sg));
         assert!(private_dns_enabled);
         assert_eq!(
             client_token,
@@ -302,7 +302,7 @@ fn a_new_endpoint_brings_the_rules_it_needs() {
     let a = s.private_subnet(&vpc, "us-east-1a");
     let sg = s.security_group(&vpc);
     s.allow_group(&sg, false, 9098, &sg);
-    let cluster = s.msk_cluster(&[a], &[sg.clone()], Auth::Iam);
+    let cluster = s.msk_cluster(&[a], std::slice::from_ref(&sg), Auth::Iam);
     let uuid = s.msk_mapping(&cluster, false);
     let (report, actions) = planned(&s.build());
     assert_narrow(&actions);
@@ -493,8 +493,12 @@ const MANUAL: &[Manual] = &[
             let vpc = s.vpc();
             let a = s.private_subnet(&vpc, "us-east-1a");
             let sg = s.cluster_group(&vpc, 9096);
-            s.guide_endpoints(&vpc, &[a.clone()], &[sg.clone()]);
-            let c = s.msk_cluster(&[a.clone()], &[sg.clone()], Auth::Scram);
+            s.guide_endpoints(&vpc, std::slice::from_ref(&a), std::slice::from_ref(&sg));
+            let c = s.msk_cluster(
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&sg),
+                Auth::Scram,
+            );
             let uuid = s.msk_mapping(&c, false);
             s.mapping_mut(&uuid).execution_role = None;
             (s, uuid, vec![format!("aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --vpc-id {vpc} --service-name com.amazonaws.us-east-1.secretsmanager --subnet-ids {a} --security-group-ids {sg}")])
@@ -509,7 +513,11 @@ const MANUAL: &[Manual] = &[
             s.vpc_mut(&vpc).dns_hostnames = Some(false);
             let a = s.private_subnet(&vpc, "us-east-1a");
             let sg = s.cluster_group(&vpc, 9098);
-            let c = s.msk_cluster(&[a.clone()], &[sg.clone()], Auth::Iam);
+            let c = s.msk_cluster(
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&sg),
+                Auth::Iam,
+            );
             let uuid = s.msk_mapping(&c, false);
             (s, uuid, vec![
                 format!("aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames"),
@@ -625,7 +633,8 @@ const MANUAL: &[Manual] = &[
             let a = s.private_subnet(&vpc, "us-east-1a");
             let sg = s.security_group(&vpc);
             s.sg_mut(&sg).egress.clear();
-            let uuid = s.self_managed_mapping(&["10.0.9.10:9092"], &[a], &[sg.clone()], true);
+            let uuid =
+                s.self_managed_mapping(&["10.0.9.10:9092"], &[a], std::slice::from_ref(&sg), true);
             (s, uuid, vec![format!("aws ec2 authorize-security-group-egress --group-id {sg} --ip-permissions 'IpProtocol=tcp,FromPort=9092,ToPort=9092,IpRanges=[{{CidrIp=10.0.9.10/32}}]'")])
         },
     },
@@ -750,10 +759,14 @@ fn one_endpoint_for_a_vpc_takes_one_subnet_per_az() {
     let public_a = s.public_subnet(&vpc, "us-east-1a");
     let public_b = s.public_subnet(&vpc, "us-east-1b");
     let sg = s.cluster_group(&vpc, 9098);
-    let c1 = s.msk_cluster(&[private_a.clone()], &[sg.clone()], Auth::Iam);
+    let c1 = s.msk_cluster(
+        std::slice::from_ref(&private_a),
+        std::slice::from_ref(&sg),
+        Auth::Iam,
+    );
     let c2 = s.msk_cluster(
         &[public_a.clone(), public_b.clone()],
-        &[sg.clone()],
+        std::slice::from_ref(&sg),
         Auth::Iam,
     );
     let one = s.msk_mapping(&c1, false);
@@ -801,10 +814,14 @@ fn a_new_endpoint_does_not_break_the_vpcs_other_mappings() {
     let public_a = s.public_subnet(&vpc, "us-east-1a");
     let sg = s.cluster_group(&vpc, 9096);
     // On NAT, passing (apart from the cross-AZ warning of us-east-1b): SCRAM, one secret.
-    let on_nat = s.msk_cluster(&[private_a, private_b.clone()], &[sg.clone()], Auth::Scram);
+    let on_nat = s.msk_cluster(
+        &[private_a, private_b.clone()],
+        std::slice::from_ref(&sg),
+        Auth::Scram,
+    );
     let healthy = s.msk_mapping(&on_nat, false);
     // In a public subnet: no path to anything, another secret.
-    let public = s.msk_cluster(&[public_a], &[sg.clone()], Auth::Scram);
+    let public = s.msk_cluster(&[public_a], std::slice::from_ref(&sg), Auth::Scram);
     let stranded = s.msk_mapping(&public, false);
     let (report, actions) = planned(&s.build());
     let before = mapping(&report, &healthy).verdict;

@@ -42,7 +42,11 @@ fn bare_private(provisioned: bool) -> (Sample, String, String, String) {
     let vpc = s.vpc();
     let a = s.private_subnet(&vpc, "us-east-1a");
     let sg = s.cluster_group(&vpc, 9098);
-    let cluster = s.msk_cluster(&[a.clone()], &[sg.clone()], Auth::Iam);
+    let cluster = s.msk_cluster(
+        std::slice::from_ref(&a),
+        std::slice::from_ref(&sg),
+        Auth::Iam,
+    );
     let uuid = s.msk_mapping(&cluster, provisioned);
     (s, uuid, a, sg)
 }
@@ -112,9 +116,10 @@ const FIRING: &[Firing] = &[
             let sg = s.security_group(&vpc);
             s.sg_mut(&sg).egress.clear();
             s.allow_cidr(&sg, true, "tcp", Some((443, 443)), "0.0.0.0/0");
-            s.guide_endpoints(&vpc, &[a.clone()], &[sg.clone()]);
+            s.guide_endpoints(&vpc, std::slice::from_ref(&a), std::slice::from_ref(&sg));
             s.allow_group(&sg, false, 443, &sg);
-            let uuid = s.self_managed_mapping(&["10.0.9.10:9092"], &[a], &[sg.clone()], false);
+            let uuid =
+                s.self_managed_mapping(&["10.0.9.10:9092"], &[a], std::slice::from_ref(&sg), false);
             fired(s, uuid, Severity::Fail, vec![sg])
         },
     },

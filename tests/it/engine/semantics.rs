@@ -105,7 +105,7 @@ fn an_endpoint_without_private_dns_does_not_serve() {
         &uuid,
         RuleId::EndpointPrivateDnsOff,
         Severity::Warn,
-        &[lambda.clone()],
+        std::slice::from_ref(&lambda),
     );
 
     // The NAT path is the one judged: without 443 to 0.0.0.0/0 it is https-egress in its
@@ -153,7 +153,11 @@ fn a_public_subnet_cannot_use_a_nat_gateway() {
     let public = s.public_subnet(&vpc, "us-east-1a");
     let (_, nat) = s.public_nat(&vpc, "us-east-1a");
     let sg = s.cluster_group(&vpc, 9098);
-    let cluster = s.msk_cluster(&[public.clone()], &[sg.clone()], Auth::Iam);
+    let cluster = s.msk_cluster(
+        std::slice::from_ref(&public),
+        std::slice::from_ref(&sg),
+        Auth::Iam,
+    );
     let uuid = s.msk_mapping(&cluster, false);
     let report = evaluate(&s.build());
     let missing = findings(&report, &uuid, RuleId::NoServicePath);
@@ -375,7 +379,7 @@ fn the_all_traffic_protocol_counts() {
         &uuid,
         RuleId::BrokerIngress,
         Severity::Fail,
-        &[sg.clone()],
+        std::slice::from_ref(&sg),
     );
 
     let all_from_self = SgRule {
@@ -527,11 +531,17 @@ fn the_broker_port_follows_the_auth_type() {
                     "10.0.0.0/16",
                 );
             }
-            s.guide_endpoints(&vpc, &subnets, &[sg.clone()]);
-            s.endpoint(&vpc, "secretsmanager", &subnets, &[sg.clone()], true);
+            s.guide_endpoints(&vpc, &subnets, std::slice::from_ref(&sg));
+            s.endpoint(
+                &vpc,
+                "secretsmanager",
+                &subnets,
+                std::slice::from_ref(&sg),
+                true,
+            );
             let uuid = match kind {
                 Kind::Msk(auth, extra) => {
-                    let c = s.msk_cluster(&subnets, &[sg.clone()], auth);
+                    let c = s.msk_cluster(&subnets, std::slice::from_ref(&sg), auth);
                     let uuid = s.msk_mapping(&c, false);
                     if let Some(kind) = extra {
                         let secret =
@@ -544,11 +554,11 @@ fn the_broker_port_follows_the_auth_type() {
                     uuid
                 }
                 Kind::Serverless => {
-                    let c = s.serverless_cluster(&subnets, &[sg.clone()]);
+                    let c = s.serverless_cluster(&subnets, std::slice::from_ref(&sg));
                     s.msk_mapping(&c, false)
                 }
                 Kind::SelfManaged(servers) => {
-                    s.self_managed_mapping(servers, &subnets, &[sg.clone()], false)
+                    s.self_managed_mapping(servers, &subnets, std::slice::from_ref(&sg), false)
                 }
             };
             let report = evaluate(&s.build());
@@ -636,14 +646,14 @@ fn return_traffic_on_the_ephemeral_ports_must_pass() {
     let a = s.private_subnet(&vpc, "us-east-1a");
     let b = s.private_subnet(&vpc, "us-east-1a");
     let sg = s.cluster_group(&vpc, 9098);
-    s.guide_endpoints(&vpc, &[b.clone()], &[sg.clone()]);
-    let cluster = s.msk_cluster(&[a.clone()], &[sg], Auth::Iam);
+    s.guide_endpoints(&vpc, std::slice::from_ref(&b), std::slice::from_ref(&sg));
+    let cluster = s.msk_cluster(std::slice::from_ref(&a), &[sg], Auth::Iam);
     let uuid = s.msk_mapping(&cluster, false);
     let stateful_thinking = vec![
         nacl_entry(100, true, "6", true, "10.0.0.0/16", Some((443, 443))),
         nacl_entry(100, false, "6", true, "10.0.0.0/16", Some((443, 443))),
     ];
-    let acl = s.network_acl(&vpc, &[a.clone()], stateful_thinking);
+    let acl = s.network_acl(&vpc, std::slice::from_ref(&a), stateful_thinking);
     let report = evaluate(&s.build());
     let found = assert_finding(
         &report,
@@ -811,8 +821,14 @@ fn policy_account() -> PolicyAccount {
         s.private_subnet(&vpc, "us-east-1b"),
     ];
     let sg = s.cluster_group(&vpc, 9096);
-    s.guide_endpoints(&vpc, &subnets, &[sg.clone()]);
-    s.endpoint(&vpc, "secretsmanager", &subnets, &[sg.clone()], true);
+    s.guide_endpoints(&vpc, &subnets, std::slice::from_ref(&sg));
+    s.endpoint(
+        &vpc,
+        "secretsmanager",
+        &subnets,
+        std::slice::from_ref(&sg),
+        true,
+    );
     let cluster = s.msk_cluster(&subnets, &[sg], Auth::Scram);
     let uuid = s.msk_mapping(&cluster, false);
     let esm = s.snapshot.mappings[0].clone();
@@ -1191,7 +1207,11 @@ pub fn rich() -> Sample {
     s.route_via_nat(&a, &nat);
     s.route_via_nat(&b, &nat);
     let sg = s.cluster_group(&vpc, 9096);
-    let c = s.msk_cluster(&[a.clone(), b.clone()], &[sg.clone()], Auth::Scram);
+    let c = s.msk_cluster(
+        &[a.clone(), b.clone()],
+        std::slice::from_ref(&sg),
+        Auth::Scram,
+    );
     s.msk_mapping(&c, false);
     s.msk_mapping(&c, true);
     // A second VPC: a public cluster without endpoints, a serverless cluster, a
@@ -1201,15 +1221,19 @@ pub fn rich() -> Sample {
     let q = s.private_subnet(&vpc2, "us-east-1b");
     let sg2 = s.cluster_group(&vpc2, 9094);
     let sg3 = s.security_group(&vpc2);
-    let c2 = s.msk_cluster(&[p.clone(), q.clone()], &[sg2.clone()], Auth::Tls);
+    let c2 = s.msk_cluster(
+        &[p.clone(), q.clone()],
+        std::slice::from_ref(&sg2),
+        Auth::Tls,
+    );
     let broken = s.msk_mapping(&c2, false);
     s.mapping_mut(&broken).on_failure_destination =
         Some(format!("arn:aws:sqs:us-east-1:{ACCOUNT}:dlq"));
-    let sl = s.serverless_cluster(&[q.clone()], &[sg3.clone()]);
+    let sl = s.serverless_cluster(std::slice::from_ref(&q), std::slice::from_ref(&sg3));
     s.msk_mapping(&sl, false);
     s.self_managed_mapping(
         &["10.1.0.10:9092", "kafka.internal:9092"],
-        &[q.clone()],
+        std::slice::from_ref(&q),
         &[sg3],
         false,
     );
@@ -1240,7 +1264,7 @@ pub fn rich() -> Sample {
 }
 
 fn shuffled(mut snap: Snapshot) -> Snapshot {
-    fn mix<T>(v: &mut Vec<T>) {
+    fn mix<T>(v: &mut [T]) {
         v.reverse();
         if v.len() > 2 {
             v.rotate_left(1);
