@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod cli;
 pub mod index;
+pub mod lambda;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -5,12 +5,15 @@
 //! a client variable named after its service: `ec2.describe_subnets()`, `lambda.…()`,
 //! `kafka.…()`, `sns.…()`, `dynamodb.…()`.
 
+pub mod alert;
 pub mod apply;
 pub mod collect;
 mod errors;
 mod from_ec2;
 mod from_kafka;
 mod from_lambda;
+pub mod locate;
+pub mod state;
 
 pub use apply::{apply, remediate, Run};
 pub use collect::{collect, CollectError, CollectOptions, Collection, Scope};

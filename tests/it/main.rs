@@ -4,5 +4,6 @@
 mod collect;
 mod engine;
 mod faults;
+mod lambda;
 mod remediate;
 mod support;

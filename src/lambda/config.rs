@@ -1,0 +1,306 @@
+//! The function's environment (ARCHITECTURE.md), parsed once at start into one typed value.
+//! A bad value stops the start with a message naming the variable and the value.
+
+use crate::rules::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remediation {
+    /// Audit and alert.
+    Off,
+    /// Also say in the alert which changes esm-guard would make.
+    Plan,
+}
+
+impl Remediation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Remediation::Off => "off",
+            Remediation::Plan => "plan",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub alert_topic_arn: String,
+    pub state_table: String,
+    pub remediation: Remediation,
+    /// Findings below this severity never alert.
+    pub alert_min_severity: Severity,
+    pub renotify_hours: u32,
+    pub max_actions_per_run: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {var} is required ({meaning})")]
+    Missing {
+        var: &'static str,
+        meaning: &'static str,
+    },
+    #[error("environment variable {var} has the value {value:?}: expected {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("environment variable {var}={value:?} is not supported yet: {why}")]
+    Unsupported {
+        var: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses the variables `lookup` returns; an empty value counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |var: &str| {
+            lookup(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let alert_topic_arn = get("ALERT_TOPIC_ARN").ok_or(ConfigError::Missing {
+            var: "ALERT_TOPIC_ARN",
+            meaning: "the ARN of the SNS topic alerts go to",
+        })?;
+        if !is_topic_arn(&alert_topic_arn) {
+            return Err(ConfigError::Invalid {
+                var: "ALERT_TOPIC_ARN",
+                value: alert_topic_arn,
+                expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            });
+        }
+
+        let state_table = get("STATE_TABLE").ok_or(ConfigError::Missing {
+            var: "STATE_TABLE",
+            meaning: "the DynamoDB table that remembers what was already alerted",
+        })?;
+        if !is_table_name(&state_table) {
+            return Err(ConfigError::Invalid {
+                var: "STATE_TABLE",
+                value: state_table,
+                expected: "a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ - .)",
+            });
+        }
+
+        let remediation = match get("REMEDIATION").as_deref() {
+            None | Some("off") => Remediation::Off,
+            Some("plan") => Remediation::Plan,
+            Some("apply") => {
+                return Err(ConfigError::Unsupported {
+                    var: "REMEDIATION",
+                    value: "apply".into(),
+                    why: "this build of the function does not make changes; use off or plan (the alert then lists the changes and their AWS CLI commands)",
+                })
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "REMEDIATION",
+                    value: other.into(),
+                    expected: "off, plan or apply",
+                })
+            }
+        };
+
+        let alert_min_severity = match get("ALERT_MIN_SEVERITY") {
+            None => Severity::Warn,
+            Some(text) => Severity::parse(&text).ok_or(ConfigError::Invalid {
+                var: "ALERT_MIN_SEVERITY",
+                value: text,
+                expected: "info, warn, unknown or fail",
+            })?,
+        };
+
+        let renotify_hours = number(
+            get("RENOTIFY_HOURS"),
+            "RENOTIFY_HOURS",
+            24,
+            1,
+            8760,
+            "a whole number of hours from 1 to 8760",
+        )?;
+        let max_actions_per_run = number(
+            get("MAX_ACTIONS_PER_RUN"),
+            "MAX_ACTIONS_PER_RUN",
+            10,
+            0,
+            100,
+            "a whole number from 0 to 100",
+        )?;
+
+        Ok(Config {
+            alert_topic_arn,
+            state_table,
+            remediation,
+            alert_min_severity,
+            renotify_hours,
+            max_actions_per_run,
+        })
+    }
+
+    pub fn renotify_secs(&self) -> i64 {
+        i64::from(self.renotify_hours) * 3600
+    }
+}
+
+fn number(
+    value: Option<String>,
+    var: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+    expected: &'static str,
+) -> Result<u32, ConfigError> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: text,
+            expected,
+        }),
+    }
+}
+
+fn is_topic_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "sns"
+        && parts.iter().all(|p| !p.is_empty())
+}
+
+fn is_table_name(text: &str) -> bool {
+    (3..=255).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:esm-guard-AlertTopic-1X2Y3Z";
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("ALERT_TOPIC_ARN", TOPIC),
+            ("STATE_TABLE", "esm-guard-StateTable-9Q8W"),
+        ]
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&base()).unwrap();
+        assert_eq!(
+            config,
+            Config {
+                alert_topic_arn: TOPIC.into(),
+                state_table: "esm-guard-StateTable-9Q8W".into(),
+                remediation: Remediation::Off,
+                alert_min_severity: Severity::Warn,
+                renotify_hours: 24,
+                max_actions_per_run: 10,
+            }
+        );
+        assert_eq!(config.renotify_secs(), 86_400);
+    }
+
+    #[test]
+    fn every_variable_set() {
+        let mut vars = base();
+        vars.extend([
+            ("REMEDIATION", "plan"),
+            ("ALERT_MIN_SEVERITY", "fail"),
+            ("RENOTIFY_HOURS", "6"),
+            ("MAX_ACTIONS_PER_RUN", "0"),
+        ]);
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.remediation, Remediation::Plan);
+        assert_eq!(config.alert_min_severity, Severity::Fail);
+        assert_eq!(config.renotify_hours, 6);
+        assert_eq!(config.max_actions_per_run, 0);
+    }
+
+    #[test]
+    fn empty_means_default() {
+        let mut vars = base();
+        vars.extend([("REMEDIATION", ""), ("RENOTIFY_HOURS", " ")]);
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.remediation, Remediation::Off);
+        assert_eq!(config.renotify_hours, 24);
+    }
+
+    #[test]
+    fn required_variables() {
+        let err = parse(&[("STATE_TABLE", "t-1")]).unwrap_err().to_string();
+        assert!(
+            err.contains("ALERT_TOPIC_ARN") && err.contains("required"),
+            "{err}"
+        );
+        let err = parse(&[("ALERT_TOPIC_ARN", TOPIC), ("STATE_TABLE", "")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("STATE_TABLE") && err.contains("required"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_value() {
+        let cases = [
+            ("ALERT_TOPIC_ARN", "my-topic"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sqs:us-east-1:123456789012:q"),
+            ("STATE_TABLE", "a b"),
+            ("REMEDIATION", "yes"),
+            ("ALERT_MIN_SEVERITY", "critical"),
+            ("RENOTIFY_HOURS", "0"),
+            ("RENOTIFY_HOURS", "1.5"),
+            ("RENOTIFY_HOURS", "-3"),
+            ("RENOTIFY_HOURS", "9000"),
+            ("MAX_ACTIONS_PER_RUN", "101"),
+            ("MAX_ACTIONS_PER_RUN", "ten"),
+        ];
+        for (var, value) in cases {
+            let mut vars: Vec<(&str, &str)> =
+                base().into_iter().filter(|(k, _)| *k != var).collect();
+            vars.push((var, value));
+            let err = parse(&vars).expect_err(var).to_string();
+            assert!(
+                err.contains(var) && err.contains(&format!("{value:?}")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn apply_is_refused_clearly() {
+        let mut vars = base();
+        vars.push(("REMEDIATION", "apply"));
+        let err = parse(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("REMEDIATION") && err.contains("not supported yet"),
+            "{err}"
+        );
+    }
+}

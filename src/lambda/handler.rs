@@ -1,0 +1,475 @@
+//! The function: an EventBridge event in; the mappings it touches re-audited; one SNS
+//! message per mapping whose alert state changed; a summary out.
+//!
+//! event → scope → collect → evaluate → plan → per mapping: decide, claim, publish, record.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use super::alert::{self, AlertContext, AlertKind};
+use super::config::Config;
+use super::event::{classify, EventError, MappingChange, Trigger};
+use super::metrics::Metrics;
+use crate::aws::alert::{PublishError, Publisher};
+use crate::aws::locate::{LocateError, Locator, MappingStatus};
+use crate::aws::state::{StateError, StateStore};
+use crate::aws::{collect, Clients, CollectError, CollectOptions, Scope};
+use crate::plan::{plan, Action};
+use crate::rules::{evaluate, MappingReport, Summary};
+
+/// Timing of the waits; the defaults fit the function's 120 s timeout.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often a mapping still `Creating` is read (in all), and the pause between reads.
+    pub creating_reads: u32,
+    pub creating_pause: Duration,
+    /// How long a claim holds a mapping while its message is sent; longer than the
+    /// function's timeout, so a crashed invocation's claim lapses and a later one alerts.
+    pub claim_secs: i64,
+    /// How often to read again when another invocation holds the claim or won the race.
+    pub race_reads: u32,
+    pub race_pause: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            creating_reads: 6,
+            creating_pause: Duration::from_secs(5),
+            claim_secs: 180,
+            race_reads: 4,
+            race_pause: Duration::from_millis(750),
+        }
+    }
+}
+
+/// What the handler works with; built once per execution environment.
+pub struct Deps {
+    pub clients: Clients,
+    pub publisher: Publisher,
+    pub state: StateStore,
+    pub config: Config,
+    pub options: Options,
+}
+
+impl Deps {
+    pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Deps {
+        Deps {
+            clients: Clients::new(sdk),
+            publisher: Publisher::new(
+                aws_sdk_sns::Client::new(sdk),
+                config.alert_topic_arn.clone(),
+            ),
+            state: StateStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.state_table.clone(),
+            ),
+            config,
+            options: Options::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("malformed event: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Locate(#[from] LocateError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("{failed} of {total} mapping(s) could not be settled; the first error: {first}")]
+    Mappings {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::Event(_) => "MalformedEvent",
+            HandlerError::Locate(_) | HandlerError::Collect(_) => "CollectError",
+            HandlerError::State(_) => "StateError",
+            HandlerError::Publish(_) => "PublishError",
+            HandlerError::Mappings { .. } => "AlertError",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentAlert {
+    pub uuid: String,
+    pub kind: &'static str,
+    pub message_id: String,
+}
+
+/// The invocation's result (also its return value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub trigger: String,
+    /// The event name, or why the event was ignored.
+    pub detail: String,
+    pub scope: ScopeSummary,
+    pub mappings_audited: usize,
+    pub verdicts: Summary,
+    pub alerts: Vec<SentAlert>,
+    pub api_calls: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScopeSummary {
+    pub mappings: Vec<String>,
+    pub vpcs: Vec<String>,
+}
+
+impl Outcome {
+    pub fn metrics(&self) -> Metrics {
+        Metrics {
+            trigger: self.trigger.clone(),
+            mappings_audited: self.mappings_audited,
+            verdicts: self.verdicts,
+            alerts_sent: self.alerts.len(),
+            api_calls: self.api_calls,
+        }
+    }
+}
+
+/// The Lambda entry point: reads the clock, handles, prints the metrics line.
+pub async fn invoke(deps: &Deps, event: Value) -> Result<Outcome, HandlerError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    let outcome = handle(deps, &event, now / 1000).await?;
+    // EMF goes to stdout as one line of its own, apart from the tracing logs.
+    println!("{}", outcome.metrics().emf_line(now));
+    Ok(outcome)
+}
+
+/// Handles one event at `now` (epoch seconds).
+pub async fn handle(deps: &Deps, event: &Value, now: i64) -> Result<Outcome, HandlerError> {
+    let trigger = classify(event)?;
+    let before = deps.state.calls() + deps.publisher.calls();
+    let locator = Locator::new(&deps.clients);
+    let mut outcome = Outcome {
+        trigger: trigger.kind().to_string(),
+        ..Outcome::default()
+    };
+    let result = run(deps, &trigger, &locator, now, &mut outcome).await;
+    outcome.api_calls +=
+        (locator.calls() + deps.state.calls() + deps.publisher.calls()).saturating_sub(before);
+    result.map(|()| outcome)
+}
+
+async fn run(
+    deps: &Deps,
+    trigger: &Trigger,
+    locator: &Locator<'_>,
+    now: i64,
+    outcome: &mut Outcome,
+) -> Result<(), HandlerError> {
+    let scope = match trigger {
+        Trigger::Ignored { reason } => {
+            info!(%reason, "event ignored");
+            outcome.detail = reason.clone();
+            return Ok(());
+        }
+        Trigger::Sweep { source } => {
+            outcome.detail = format!("scheduled sweep ({source})");
+            Scope::default()
+        }
+        Trigger::Mapping {
+            uuid,
+            change,
+            event_name,
+        } => {
+            outcome.detail = event_name.clone();
+            outcome.scope.mappings = vec![uuid.clone()];
+            if *change == MappingChange::Deleted {
+                return close_deleted(deps, uuid, now, outcome).await;
+            }
+            match wait_while_creating(deps, locator, uuid).await? {
+                MappingStatus::NotFound => {
+                    info!(%uuid, "the mapping no longer exists");
+                    return close_deleted(deps, uuid, now, outcome).await;
+                }
+                MappingStatus::Found { kafka: false, .. } => {
+                    info!(%uuid, "the mapping does not read from Kafka: nothing to audit");
+                    outcome.detail = format!("{event_name}: not a Kafka mapping");
+                    return Ok(());
+                }
+                MappingStatus::Found { .. } => Scope {
+                    mappings: vec![uuid.clone()],
+                    vpcs: vec![],
+                },
+            }
+        }
+        Trigger::Network {
+            event_name,
+            vpc_id,
+            resources,
+        } => {
+            outcome.detail = event_name.clone();
+            let vpcs = match vpc_id {
+                Some(vpc) => vec![vpc.clone()],
+                None => match locator.vpcs_of(resources).await {
+                    Ok(vpcs) if !vpcs.is_empty() => vpcs.into_iter().collect(),
+                    Ok(_) => {
+                        warn!(?resources, %event_name, "no VPC found for the event's resources: auditing every mapping");
+                        vec![]
+                    }
+                    Err(error) => {
+                        warn!(%error, %event_name, "cannot look up the event's VPC: auditing every mapping");
+                        vec![]
+                    }
+                },
+            };
+            outcome.scope.vpcs = vpcs.clone();
+            Scope {
+                mappings: vec![],
+                vpcs,
+            }
+        }
+    };
+
+    let options = CollectOptions {
+        scope,
+        for_remediation: false,
+        deadline: None,
+    };
+    let progress = |step: &str| tracing::debug!(step, "collecting");
+    let collection = match collect(&deps.clients, &options, &progress).await {
+        Ok(c) => c,
+        // Deleted between the event and now: close it like a deletion.
+        Err(CollectError::MappingNotFound(uuid)) => {
+            return close_deleted(deps, &uuid, now, outcome).await
+        }
+        Err(e) => return Err(e.into()),
+    };
+    outcome.api_calls += collection.total_calls();
+    let report = evaluate(&collection.snapshot);
+    let actions = plan(&collection.snapshot, &report);
+    outcome.mappings_audited = report.mappings.len();
+    outcome.verdicts = report.summary;
+    info!(
+        trigger = outcome.trigger,
+        mappings = report.mappings.len(),
+        pass = report.summary.pass,
+        warn = report.summary.warn,
+        fail = report.summary.fail,
+        unknown = report.summary.unknown,
+        "audited"
+    );
+
+    let mut errors = Vec::new();
+    for mapping in &report.mappings {
+        match settle(
+            deps,
+            &mapping.uuid,
+            Some(mapping),
+            &actions,
+            &report.region,
+            now,
+        )
+        .await
+        {
+            Ok(Some(sent)) => outcome.alerts.push(sent),
+            Ok(None) => {}
+            Err(error) => {
+                warn!(uuid = %mapping.uuid, %error, "alert not settled");
+                errors.push(error);
+            }
+        }
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        failed => Err(HandlerError::Mappings {
+            failed,
+            total: report.mappings.len(),
+            first: errors[0].to_string(),
+        }),
+    }
+}
+
+/// Reads the mapping until it is no longer `Creating`, a bounded number of times.
+async fn wait_while_creating(
+    deps: &Deps,
+    locator: &Locator<'_>,
+    uuid: &str,
+) -> Result<MappingStatus, LocateError> {
+    let mut status = locator.mapping_status(uuid).await?;
+    for _ in 1..deps.options.creating_reads.max(1) {
+        match &status {
+            MappingStatus::Found {
+                state: Some(state), ..
+            } if state == "Creating" => {
+                tokio::time::sleep(deps.options.creating_pause).await;
+                status = locator.mapping_status(uuid).await?;
+            }
+            _ => break,
+        }
+    }
+    if matches!(&status, MappingStatus::Found { state: Some(s), .. } if s == "Creating") {
+        info!(%uuid, "the mapping is still being created: auditing its network as configured");
+    }
+    Ok(status)
+}
+
+async fn close_deleted(
+    deps: &Deps,
+    uuid: &str,
+    now: i64,
+    outcome: &mut Outcome,
+) -> Result<(), HandlerError> {
+    if let Some(sent) = settle(deps, uuid, None, &[], &deps.clients.region, now).await? {
+        outcome.alerts.push(sent);
+    }
+    Ok(())
+}
+
+/// Brings one mapping's alert state up to date: decides, claims the mapping with a
+/// conditional write, publishes, then records the new state. `mapping` is `None` when the
+/// mapping was deleted.
+///
+/// Only the invocation whose claim succeeds sends; a loser reads again and decides on
+/// the winner's state. A failed publish releases the claim and fails, so nothing records
+/// an alert that was not sent.
+async fn settle(
+    deps: &Deps,
+    uuid: &str,
+    mapping: Option<&MappingReport>,
+    actions: &[Action],
+    region: &str,
+    now: i64,
+) -> Result<Option<SentAlert>, HandlerError> {
+    let config = &deps.config;
+    let renotify = config.renotify_secs();
+    let problem = mapping.and_then(|m| alert::problem(m, config.alert_min_severity));
+    let reads = deps.options.race_reads.max(1);
+    for read in 1..=reads {
+        let record = deps.state.get(uuid).await?;
+        if let Some(until) = record
+            .as_ref()
+            .and_then(|r| r.claimed_until)
+            .filter(|t| *t > now)
+        {
+            if read < reads {
+                tokio::time::sleep(deps.options.race_pause).await;
+                continue;
+            }
+            info!(%uuid, claimed_until = until, "another invocation is alerting this mapping: leaving it to that one");
+            return Ok(None);
+        }
+        let previous = record.as_ref().map(|r| &r.state);
+        let version = record.as_ref().map(|r| r.version);
+        let kind = match mapping {
+            Some(_) => alert::decide(previous, problem.as_ref(), now, renotify),
+            None => alert::decide_deleted(previous),
+        };
+        let Some(kind) = kind else {
+            // A deleted mapping with nothing open: forget it.
+            if let (None, Some(v)) = (mapping, version) {
+                deps.state.delete(uuid, v).await?;
+            }
+            return Ok(None);
+        };
+
+        let held = previous.cloned().unwrap_or_default();
+        let claim = deps
+            .state
+            .put(
+                uuid,
+                &held,
+                version,
+                Some(now + deps.options.claim_secs),
+                alert::expires_at(&held, now, renotify),
+            )
+            .await?;
+        let Some(claim) = claim else {
+            info!(%uuid, "another invocation changed this mapping's state first: reading it again");
+            continue;
+        };
+
+        let function_arn = mapping
+            .map(|m| m.function_arn.clone())
+            .or_else(|| previous.map(|p| p.function_arn.clone()))
+            .unwrap_or_default();
+        let message = alert::compose(&AlertContext {
+            kind,
+            region,
+            uuid,
+            mapping,
+            problem: problem.as_ref(),
+            previous,
+            actions,
+            remediation: config.remediation,
+            min_severity: config.alert_min_severity,
+            renotify_hours: config.renotify_hours,
+            now,
+        });
+        let message_id = match deps.publisher.publish(&message).await {
+            Ok(id) => id,
+            Err(error) => {
+                // Put back what was there: the retry of this invocation alerts again.
+                let released = match previous {
+                    Some(p) => deps
+                        .state
+                        .put(
+                            uuid,
+                            p,
+                            Some(claim),
+                            None,
+                            alert::expires_at(p, now, renotify),
+                        )
+                        .await
+                        .map(|v| v.is_some()),
+                    None => deps.state.delete(uuid, claim).await,
+                };
+                if let Err(e) = &released {
+                    warn!(%uuid, error = %e, "could not release the claim; it lapses by itself");
+                }
+                return Err(error.into());
+            }
+        };
+        let recorded = if kind == AlertKind::Deleted {
+            deps.state.delete(uuid, claim).await?
+        } else {
+            let next = alert::next_state(kind, previous, problem.as_ref(), &function_arn, now);
+            deps.state
+                .put(
+                    uuid,
+                    &next,
+                    Some(claim),
+                    None,
+                    alert::expires_at(&next, now, renotify),
+                )
+                .await?
+                .is_some()
+        };
+        if !recorded {
+            warn!(%uuid, "the claim lapsed before the state was recorded: a later run may repeat this alert");
+        }
+        info!(%uuid, kind = kind.as_str(), %message_id, "alert sent");
+        return Ok(Some(SentAlert {
+            uuid: uuid.to_string(),
+            kind: kind.as_str(),
+            message_id,
+        }));
+    }
+    info!(%uuid, "the state kept changing under this invocation: leaving the mapping to the others");
+    Ok(None)
+}

@@ -1,0 +1,926 @@
+//! The Lambda function's handler against the emulator: the SNS topic, an SQS queue
+//! subscribed to it (where the tests read what was published) and the state table are
+//! created through the SDK in each test's account; the events are the samples in events/,
+//! pointed at the resources the test built.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use esm_guard::lambda::config::{Config, Remediation};
+use esm_guard::lambda::handler::{handle, Deps, Options, Outcome};
+use esm_guard::rules::Severity;
+use serde_json::{json, Value};
+
+use crate::support::account::{Auth, Builder};
+use crate::support::emulator::{account, control, Account};
+
+const TABLE: &str = "esm-guard-state";
+const NOW: i64 = 1_800_000_000;
+const HOUR: i64 = 3600;
+
+struct Env {
+    account: Account,
+    b: Builder,
+    deps: Deps,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// A published message as the SQS subscriber sees it.
+#[derive(Debug)]
+struct Received {
+    subject: String,
+    /// The Chatbot custom notification (the `default` of the JSON structure).
+    chatbot: Value,
+    attributes: Value,
+}
+
+impl Received {
+    fn attribute(&self, name: &str) -> &str {
+        self.attributes[name]["Value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no attribute {name}: {}", self.attributes))
+    }
+    fn title(&self) -> &str {
+        self.chatbot["content"]["title"].as_str().unwrap()
+    }
+    fn description(&self) -> &str {
+        self.chatbot["content"]["description"].as_str().unwrap()
+    }
+}
+
+async fn env() -> Env {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let sns = aws_sdk_sns::Client::new(&account.config);
+    let sqs = aws_sdk_sqs::Client::new(&account.config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&account.config);
+
+    let topic_arn = sns
+        .create_topic()
+        .name("esm-guard-alerts")
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn()
+        .expect("topic arn")
+        .to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("alerts")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue url")
+        .to_string();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("queue arn");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("Subscribe");
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable");
+
+    let config = Config {
+        alert_topic_arn: topic_arn,
+        state_table: TABLE.into(),
+        remediation: Remediation::Off,
+        alert_min_severity: Severity::Warn,
+        renotify_hours: 24,
+        max_actions_per_run: 10,
+    };
+    let mut deps = Deps::new(&account.config, config);
+    deps.options = Options {
+        creating_reads: 6,
+        creating_pause: Duration::from_millis(100),
+        claim_secs: 180,
+        race_reads: 20,
+        race_pause: Duration::from_millis(100),
+    };
+    Env {
+        account,
+        b,
+        deps,
+        sqs,
+        queue_url,
+        dynamodb,
+    }
+}
+
+impl Env {
+    /// Everything published since the last call (SNS delivers to SQS within Publish here).
+    async fn received(&self) -> Vec<Received> {
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if page.messages().is_empty() {
+                break;
+            }
+            for m in page.messages() {
+                let envelope: Value =
+                    serde_json::from_str(m.body().expect("body")).expect("SNS envelope");
+                out.push(Received {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    chatbot: serde_json::from_str(envelope["Message"].as_str().expect("Message"))
+                        .expect("Chatbot JSON"),
+                    attributes: envelope["MessageAttributes"].clone(),
+                });
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().expect("handle"))
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+        out
+    }
+
+    async fn handle(&self, event: &Value, now: i64) -> Outcome {
+        handle(&self.deps, event, now)
+            .await
+            .unwrap_or_else(|e| panic!("handler failed: {e}"))
+    }
+
+    async fn stored(
+        &self,
+        uuid: &str,
+    ) -> Option<std::collections::HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .get_item()
+            .table_name(TABLE)
+            .key("pk", AttributeValue::S(format!("esm#{uuid}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem")
+            .item()
+            .cloned()
+    }
+
+    /// A provisioned-mode MSK mapping whose cluster security group does not admit the
+    /// broker port: `broker-ingress` fails. Returns (uuid, cluster ARN, security group, VPC).
+    async fn broken_mapping(&self, octet: u8) -> (String, String, String, String) {
+        let vpc = self.b.vpc(&format!("10.{octet}.0.0/16")).await;
+        let a = self
+            .b
+            .private_subnet(&vpc, &format!("10.{octet}.0.0/24"), "us-east-1a")
+            .await;
+        let c = self
+            .b
+            .private_subnet(&vpc, &format!("10.{octet}.1.0/24"), "us-east-1b")
+            .await;
+        let sg = self.b.security_group(&vpc, "orders-msk-brokers").await;
+        let cluster = self
+            .b
+            .msk_cluster("orders-msk", &[a, c], std::slice::from_ref(&sg), Auth::Iam)
+            .await;
+        let function = self.b.function("orders-consumer").await;
+        let uuid = self.b.msk_mapping(&function, &cluster, true, None).await;
+        (uuid, cluster, sg, vpc)
+    }
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("sample JSON")
+}
+
+fn create_event(uuid: &str, cluster_arn: &str) -> Value {
+    let mut e = sample("handled/lambda-create-event-source-mapping-msk.json");
+    e["detail"]["requestParameters"]["eventSourceArn"] = json!(cluster_arn);
+    e["detail"]["responseElements"]["eventSourceArn"] = json!(cluster_arn);
+    e["detail"]["responseElements"]["uUID"] = json!(uuid);
+    e
+}
+
+fn delete_event(uuid: &str) -> Value {
+    let mut e = sample("handled/lambda-delete-event-source-mapping.json");
+    e["detail"]["requestParameters"]["uUID"] = json!(uuid);
+    e["detail"]["responseElements"]["uUID"] = json!(uuid);
+    e
+}
+
+/// The CloudTrail record of `aws ec2 authorize-security-group-ingress` on `sg` from itself.
+fn authorize_event(sg: &str, port: i64) -> Value {
+    let mut e = sample("handled/ec2-authorize-security-group-ingress.json");
+    let request = &mut e["detail"]["requestParameters"];
+    request["groupId"] = json!(sg);
+    request["ipPermissions"]["items"][0]["fromPort"] = json!(port);
+    request["ipPermissions"]["items"][0]["toPort"] = json!(port);
+    request["ipPermissions"]["items"][0]["groups"]["items"][0]["groupId"] = json!(sg);
+    let rule = &mut e["detail"]["responseElements"]["securityGroupRuleSet"]["items"][0];
+    rule["groupId"] = json!(sg);
+    rule["referencedGroupInfo"]["groupId"] = json!(sg);
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_mapping_alerts_once_then_resolves_after_the_fix() {
+    let env = env().await;
+    let (uuid, cluster, sg, vpc) = env.broken_mapping(31).await;
+
+    // The mapping is created: one alert, with the right content.
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW).await;
+    assert_eq!(outcome.trigger, "mapping");
+    assert_eq!(outcome.mappings_audited, 1);
+    assert_eq!(outcome.verdicts.fail, 1);
+    assert_eq!(
+        outcome.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        ["new"]
+    );
+    assert!(outcome.api_calls > 5, "{outcome:?}");
+    let metrics: Value = serde_json::from_str(&outcome.metrics().emf_line(NOW * 1000)).unwrap();
+    assert_eq!(metrics["AlertsSent"], 1);
+    assert_eq!(metrics["MappingsFail"], 1);
+
+    let got = env.received().await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let alert = &got[0];
+    println!(
+        "Slack payload (new):\n{}",
+        serde_json::to_string_pretty(&alert.chatbot).unwrap()
+    );
+    assert_eq!(alert.chatbot["version"], "1.0");
+    assert_eq!(alert.chatbot["source"], "custom");
+    assert_eq!(alert.chatbot["content"]["textType"], "client-markdown");
+    assert_eq!(alert.chatbot["metadata"]["threadId"], uuid.as_str());
+    assert!(
+        alert.title().starts_with(":red_circle: FAIL"),
+        "{}",
+        alert.title()
+    );
+    assert!(
+        alert.title().contains("`orders-consumer`"),
+        "{}",
+        alert.title()
+    );
+    assert!(
+        alert.description().contains("`broker-ingress`"),
+        "{}",
+        alert.description()
+    );
+    assert!(
+        alert.description().contains(&format!("`{sg}`")),
+        "{}",
+        alert.description()
+    );
+    assert!(
+        alert.description().contains("hyperplane ENIs"),
+        "the guide's terms: {}",
+        alert.description()
+    );
+    let steps = alert.chatbot["content"]["nextSteps"].as_array().unwrap();
+    assert!(
+        steps.iter().any(|s| s.as_str().unwrap().contains(&format!(
+            "aws ec2 authorize-security-group-ingress --group-id {sg}"
+        ))),
+        "{steps:?}"
+    );
+    assert!(alert.chatbot["metadata"]["relatedResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == cluster.as_str()));
+    assert_eq!(alert.attribute("severity"), "fail");
+    assert_eq!(alert.attribute("verdict"), "fail");
+    assert_eq!(alert.attribute("esm_uuid"), uuid);
+    assert_eq!(alert.attribute("function_name"), "orders-consumer");
+    assert_eq!(alert.attributes["rules"]["Type"], "String.Array");
+    assert_eq!(
+        serde_json::from_str::<Value>(alert.attribute("rules")).unwrap(),
+        json!(["broker-ingress"])
+    );
+    assert!(
+        alert.subject.starts_with("esm-guard FAIL"),
+        "{}",
+        alert.subject
+    );
+
+    let item = env.stored(&uuid).await.expect("state stored");
+    assert_eq!(item["open"], AttributeValue::Bool(true));
+    assert_eq!(item["last_alerted"], AttributeValue::N(NOW.to_string()));
+    assert!(item.contains_key("fingerprint") && item.contains_key("expires_at"));
+    assert!(!item.contains_key("claimed_until"), "the claim is released");
+
+    // The same invocation again, and a sweep an hour later: nothing new to say.
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW + 60).await;
+    assert!(outcome.alerts.is_empty(), "{outcome:?}");
+    let outcome = env
+        .handle(&sample("handled/scheduler-sweep.json"), NOW + HOUR)
+        .await;
+    assert_eq!(
+        (
+            outcome.trigger.as_str(),
+            outcome.mappings_audited,
+            outcome.alerts.len()
+        ),
+        ("sweep", 1, 0)
+    );
+    assert!(env.received().await.is_empty());
+
+    // The fix, and CloudTrail's record of it: the VPC is found from the group; resolved.
+    env.b.allow_ingress_from_group(&sg, 9098, &sg).await;
+    let outcome = env
+        .handle(&authorize_event(&sg, 9098), NOW + 2 * HOUR)
+        .await;
+    assert_eq!(outcome.trigger, "network");
+    assert_eq!(outcome.scope.vpcs, [vpc]);
+    assert_eq!(outcome.verdicts.pass, 1, "{outcome:?}");
+    assert_eq!(
+        outcome.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        ["resolved"]
+    );
+    let got = env.received().await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let resolved = &got[0];
+    println!(
+        "Slack payload (resolved):\n{}",
+        serde_json::to_string_pretty(&resolved.chatbot).unwrap()
+    );
+    assert!(
+        resolved.title().starts_with(":white_check_mark: RESOLVED"),
+        "{}",
+        resolved.title()
+    );
+    assert_eq!(
+        resolved.chatbot["metadata"]["threadId"],
+        uuid.as_str(),
+        "threads with the alert"
+    );
+    assert!(resolved.description().contains("`broker-ingress`"));
+    assert_eq!(resolved.attribute("verdict"), "pass");
+    assert_eq!(resolved.attribute("severity"), "fail");
+    assert_eq!(resolved.attribute("alert_kind"), "resolved");
+    assert_eq!(
+        env.stored(&uuid).await.expect("state")["open"],
+        AttributeValue::Bool(false)
+    );
+
+    // And once resolved, quiet again.
+    let outcome = env
+        .handle(&authorize_event(&sg, 9098), NOW + 3 * HOUR)
+        .await;
+    assert!(outcome.alerts.is_empty());
+    assert!(env.received().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_problem_is_repeated_after_renotify_hours_and_closed_on_delete() {
+    let env = env().await;
+    let (uuid, _, _, _) = env.broken_mapping(32).await;
+    let sweep = sample("handled/events-scheduled-rule-sweep.json");
+
+    assert_eq!(env.handle(&sweep, NOW).await.alerts.len(), 1);
+    assert_eq!(env.handle(&sweep, NOW + 23 * HOUR).await.alerts.len(), 0);
+    let outcome = env.handle(&sweep, NOW + 24 * HOUR).await;
+    assert_eq!(
+        outcome.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        ["reminder"]
+    );
+    // The reminder restarts the window.
+    assert_eq!(env.handle(&sweep, NOW + 47 * HOUR).await.alerts.len(), 0);
+    let got = env.received().await;
+    assert_eq!(got.len(), 2);
+    assert!(got[1].title().contains("Still open"), "{}", got[1].title());
+    assert_eq!(got[1].attribute("alert_kind"), "reminder");
+
+    // The mapping is deleted: its alert is closed and its state forgotten.
+    env.b
+        .lambda
+        .delete_event_source_mapping()
+        .uuid(&uuid)
+        .send()
+        .await
+        .expect("DeleteEventSourceMapping");
+    let outcome = env.handle(&delete_event(&uuid), NOW + 48 * HOUR).await;
+    assert_eq!(
+        outcome.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        ["deleted"]
+    );
+    let got = env.received().await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].title().starts_with(":wastebasket: CLOSED"),
+        "{}",
+        got[0].title()
+    );
+    assert!(
+        got[0].title().contains("`orders-consumer`"),
+        "the function is remembered: {}",
+        got[0].title()
+    );
+    assert_eq!(got[0].attribute("verdict"), "deleted");
+    assert!(env.stored(&uuid).await.is_none());
+    // Deleting again (a retried event) says nothing.
+    assert!(env
+        .handle(&delete_event(&uuid), NOW + 49 * HOUR)
+        .await
+        .alerts
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_invocations_alert_once() {
+    let env = env().await;
+    let (uuid, cluster, _, _) = env.broken_mapping(33).await;
+    let event = create_event(&uuid, &cluster);
+    let (a, b, c) = tokio::join!(
+        env.handle(&event, NOW),
+        env.handle(&event, NOW),
+        env.handle(&event, NOW + 1)
+    );
+    let sent: Vec<&str> = [a, b, c]
+        .iter()
+        .flat_map(|o| o.alerts.iter().map(|s| s.kind))
+        .collect();
+    assert_eq!(sent, ["new"]);
+    assert_eq!(env.received().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_writes_are_conditional_on_the_version_read() {
+    use esm_guard::aws::state::StateStore;
+    use esm_guard::lambda::alert::AlertState;
+    let env = env().await;
+    let store = StateStore::new(env.dynamodb.clone(), TABLE);
+    let state = AlertState {
+        fingerprint: "ab".repeat(32),
+        last_alerted: NOW,
+        open: true,
+        severity: Some(Severity::Fail),
+        rules: vec!["broker-ingress".into()],
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+    };
+    let uuid = "00000000-0000-0000-0000-000000000001";
+    assert_eq!(
+        store.put(uuid, &state, None, None, NOW + 10).await.unwrap(),
+        Some(1)
+    );
+    // A second writer that read "no item" loses.
+    assert_eq!(
+        store.put(uuid, &state, None, None, NOW + 10).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .put(uuid, &state, Some(1), Some(NOW + 180), NOW + 10)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    // A writer that read version 1 loses too.
+    assert_eq!(
+        store
+            .put(uuid, &state, Some(1), None, NOW + 10)
+            .await
+            .unwrap(),
+        None
+    );
+    let record = store.get(uuid).await.unwrap().expect("record");
+    assert_eq!((record.version, record.claimed_until), (2, Some(NOW + 180)));
+    assert_eq!(record.state, state);
+    assert!(!store.delete(uuid, 1).await.unwrap());
+    assert!(store.delete(uuid, 2).await.unwrap());
+    assert!(store.get(uuid).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_claimed_by_another_invocation_is_left_to_it() {
+    use esm_guard::aws::state::StateStore;
+    use esm_guard::lambda::alert::AlertState;
+    let mut env = env().await;
+    env.deps.options.race_reads = 2;
+    let (uuid, cluster, _, _) = env.broken_mapping(38).await;
+    // Another invocation claimed the mapping a moment ago and is publishing.
+    let store = StateStore::new(env.dynamodb.clone(), TABLE);
+    store
+        .put(
+            &uuid,
+            &AlertState::default(),
+            None,
+            Some(NOW + 100),
+            NOW + 1000,
+        )
+        .await
+        .unwrap();
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW).await;
+    assert!(outcome.alerts.is_empty(), "{outcome:?}");
+    assert!(env.received().await.is_empty());
+    // Its claim lapsed (it crashed): the next run alerts.
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW + 200).await;
+    assert_eq!(outcome.alerts.len(), 1);
+    assert_eq!(env.received().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_publish_fails_the_invocation_and_records_nothing() {
+    let env = env().await;
+    let (uuid, cluster, _, _) = env.broken_mapping(34).await;
+    env.account.fault(json!({"service": "sns", "action": "Publish", "status": 403, "code": "AuthorizationError", "message": "not allowed to publish", "count": 1}));
+    let error = handle(&env.deps, &create_event(&uuid, &cluster), NOW)
+        .await
+        .expect_err("publish fails");
+    assert!(error.to_string().contains("AuthorizationError"), "{error}");
+    assert!(
+        env.stored(&uuid).await.is_none(),
+        "no alerted state without an alert"
+    );
+    assert!(env.received().await.is_empty());
+    // Lambda's retry of the event alerts.
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW + 60).await;
+    assert_eq!(outcome.alerts.len(), 1);
+    assert_eq!(env.received().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_still_creating_is_read_again() {
+    let env = env().await;
+    let (uuid, cluster, _, _) = env.broken_mapping(35).await;
+    control(
+        "POST",
+        &format!("/_esm_guard/esm/{uuid}"),
+        Some(&json!({"State": "Creating"})),
+    );
+    env.account.clear_requests();
+    let settle = {
+        let uuid = uuid.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::task::spawn_blocking(move || {
+                control(
+                    "POST",
+                    &format!("/_esm_guard/esm/{uuid}"),
+                    Some(&json!({"State": null})),
+                )
+            })
+            .await
+            .expect("control");
+        })
+    };
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW).await;
+    settle.await.expect("settle");
+    assert_eq!(outcome.alerts.len(), 1);
+    let reads = env
+        .account
+        .requests()
+        .iter()
+        .filter(|r| *r == "lambda:GetEventSourceMapping")
+        .count();
+    // At least two status reads (Creating, then not), then the collection's own read, and
+    // never more than the bound.
+    assert!((3..=7).contains(&reads), "{reads} reads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambdas_own_problem_text_cannot_inject_slack_markup() {
+    let env = env().await;
+    let (uuid, cluster, _, _) = env.broken_mapping(36).await;
+    env.b.set_last_processing_result(
+        &uuid,
+        "PROBLEM: <!channel> <@U123> *bold* `code` <http://x|y> @here",
+    );
+    env.handle(&create_event(&uuid, &cluster), NOW).await;
+    let got = env.received().await;
+    assert_eq!(got.len(), 1);
+    let description = got[0].description();
+    assert!(
+        description.contains("esm-reported-problem"),
+        "{description}"
+    );
+    for bad in [
+        "<!channel>",
+        "<@U123>",
+        "<http://x|y>",
+        "*bold*",
+        "`code`",
+        "@here",
+    ] {
+        assert!(!description.contains(bad), "{bad} in {description}");
+    }
+    assert!(description.contains("&lt;!channel&gt;"), "{description}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_and_malformed_events() {
+    let env = env().await;
+    for name in [
+        "ec2-run-instances.json",
+        "s3-put-object.json",
+        "lambda-create-event-source-mapping-failed.json",
+    ] {
+        let outcome = env.handle(&sample(&format!("ignored/{name}")), NOW).await;
+        assert_eq!(
+            (outcome.trigger.as_str(), outcome.api_calls),
+            ("ignored", 0),
+            "{name}"
+        );
+    }
+    let error = handle(
+        &env.deps,
+        &json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": null}),
+        NOW,
+    )
+    .await
+    .expect_err("malformed");
+    assert!(error.to_string().contains("`detail`"), "{error}");
+    // A network event whose resources are unknown audits every mapping (none here).
+    let outcome = env
+        .handle(&authorize_event("sg-0123456789abcdef0", 9098), NOW)
+        .await;
+    assert_eq!(
+        (
+            outcome.trigger.as_str(),
+            outcome.scope.vpcs.len(),
+            outcome.mappings_audited
+        ),
+        ("network", 0, 0)
+    );
+}
+
+/// The function as Lambda runs it: `cargo lambda watch` emulates the Lambda runtime API,
+/// the function binary cargo built for these tests serves it, and `cargo lambda invoke
+/// --data-file` sends the events. (`--only-lambda-apis`: the binary is the one this test run
+/// built, so the test never compiles; plain `cargo lambda watch` would `cargo run` it.)
+mod under_cargo_lambda {
+    use std::net::{TcpListener, TcpStream};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use serde_json::Value;
+
+    use super::*;
+
+    /// `cargo lambda watch` and the function, both stopped when dropped.
+    struct Watch {
+        watch: Child,
+        function: Child,
+        port: u16,
+        watch_log: PathBuf,
+        function_log: PathBuf,
+    }
+
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            let _ = self.function.kill();
+            let _ = self.function.wait();
+            // The watch leads its own process group: end the group.
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", self.watch.id())])
+                .status();
+            let _ = self.watch.wait();
+        }
+    }
+
+    fn cargo_lambda() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/cargo-lambda")
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    }
+
+    fn log_file(path: &Path) -> (Stdio, Stdio) {
+        let file = std::fs::File::create(path).expect("log file");
+        (
+            Stdio::from(file.try_clone().expect("log")),
+            Stdio::from(file),
+        )
+    }
+
+    fn start(env: &[(String, String)], dir: &Path) -> Watch {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let watch_log = dir.join("watch.log");
+        let (out, err) = log_file(&watch_log);
+        let watch = Command::new(cargo_lambda())
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .args(["--invoke-port", &port.to_string(), "--timeout", "300"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .expect("start cargo lambda watch");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not listen:\n{}",
+                std::fs::read_to_string(&watch_log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let function_log = dir.join("function.log");
+        let (out, err) = log_file(&function_log);
+        // What Lambda (here cargo lambda watch, for the default function `_`) provides.
+        let function = Command::new(env!("CARGO_BIN_EXE_esm-guard-lambda"))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start the function");
+        Watch {
+            watch,
+            function,
+            port,
+            watch_log,
+            function_log,
+        }
+    }
+
+    impl Watch {
+        fn logs(&self) -> String {
+            format!(
+                "--- cargo lambda watch ---\n{}\n--- function ---\n{}",
+                std::fs::read_to_string(&self.watch_log).unwrap_or_default(),
+                std::fs::read_to_string(&self.function_log).unwrap_or_default()
+            )
+        }
+
+        /// `cargo lambda invoke --data-file FILE`: the function's JSON answer.
+        fn invoke(&self, file: &Path) -> Value {
+            let out = Command::new(cargo_lambda())
+                .args([
+                    "lambda",
+                    "invoke",
+                    "--invoke-address",
+                    "127.0.0.1",
+                    "--invoke-port",
+                    &self.port.to_string(),
+                    "--output-format",
+                    "json",
+                ])
+                .arg("--data-file")
+                .arg(file)
+                .output()
+                .expect("cargo lambda invoke");
+            assert!(
+                out.status.success(),
+                "invoke {} failed: {}\n{}\n{}",
+                file.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.logs()
+            );
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        }
+    }
+
+    fn kinds(answer: &Value) -> Vec<String> {
+        answer["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn write(dir: &Path, name: &str, event: &Value) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(event).unwrap()).expect("write event");
+        path
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn end_to_end_alert_quiet_resolved() {
+        let env = env().await;
+        let (uuid, cluster, sg, _) = env.broken_mapping(37).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars: Vec<(String, String)> = env
+            .account
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        vars.extend([
+            (
+                "ALERT_TOPIC_ARN".to_string(),
+                env.deps.config.alert_topic_arn.clone(),
+            ),
+            ("STATE_TABLE".to_string(), TABLE.to_string()),
+            ("AWS_LAMBDA_LOG_FORMAT".to_string(), "JSON".to_string()),
+        ]);
+        let create = write(dir.path(), "create.json", &create_event(&uuid, &cluster));
+        let fixed = write(dir.path(), "authorize.json", &authorize_event(&sg, 9098));
+
+        let watch = tokio::task::spawn_blocking({
+            let dir = dir.path().to_path_buf();
+            move || start(&vars, &dir)
+        })
+        .await
+        .expect("start");
+        let invoke = |file: PathBuf| tokio::task::block_in_place(|| watch.invoke(&file));
+
+        let answer = invoke(create.clone());
+        assert_eq!(kinds(&answer), ["new"], "{answer}");
+        let got = env.received().await;
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].title().starts_with(":red_circle: FAIL"),
+            "{}",
+            got[0].title()
+        );
+        assert_eq!(got[0].attribute("esm_uuid"), uuid);
+
+        let answer = invoke(create);
+        assert!(kinds(&answer).is_empty(), "{answer}");
+        assert!(env.received().await.is_empty());
+
+        env.b.allow_ingress_from_group(&sg, 9098, &sg).await;
+        let answer = invoke(fixed);
+        assert_eq!(kinds(&answer), ["resolved"], "{answer}");
+        let got = env.received().await;
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].title().starts_with(":white_check_mark: RESOLVED"),
+            "{}",
+            got[0].title()
+        );
+
+        // JSON logs, and one EMF line per invocation.
+        let log = std::fs::read_to_string(&watch.function_log).unwrap_or_default();
+        let lines: Vec<Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect();
+        assert!(
+            lines.iter().any(|l| l["fields"]["message"] == "alert sent"),
+            "{log}"
+        );
+        let emf: Vec<i64> = lines
+            .iter()
+            .filter(|v| v.get("_aws").is_some())
+            .map(|m| m["AlertsSent"].as_i64().unwrap_or(-1))
+            .collect();
+        assert_eq!(emf, [1, 0, 1], "{log}");
+    }
+}
