@@ -18,7 +18,9 @@ async fn main() -> Result<(), Error> {
     let deps = &deps;
     // Boxed: the handler's future is deep enough to overflow the compiler's layout queries.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        Box::pin(handler::invoke(deps, event.payload))
+        // The invocation's deadline bounds the collection (and its retries).
+        let deadline = event.context.deadline;
+        Box::pin(handler::invoke_until(deps, event.payload, Some(deadline)))
     }))
     .await
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::Remediation;
 use crate::plan::Action;
+use crate::remediation::{ActionResult, Healing, MappingHealing, Outcome};
 use crate::rules::{explain, Finding, MappingReport, RuleId, Severity, SourceSummary};
 
 /// What the state table remembers about one mapping.
@@ -91,6 +92,8 @@ pub enum AlertKind {
     Resolved,
     /// The alerted mapping was deleted.
     Deleted,
+    /// esm-guard changed the network for this mapping in this run (REMEDIATION=apply).
+    Remediated,
 }
 
 impl AlertKind {
@@ -101,6 +104,7 @@ impl AlertKind {
             AlertKind::Reminder => "reminder",
             AlertKind::Resolved => "resolved",
             AlertKind::Deleted => "deleted",
+            AlertKind::Remediated => "remediated",
         }
     }
 
@@ -186,6 +190,10 @@ pub struct AlertContext<'a> {
     /// The plan of the run (the actions of every mapping; this message picks its own).
     pub actions: &'a [Action],
     pub remediation: Remediation,
+    /// What this run did (or, in plan mode, would do) for this mapping.
+    pub results: Vec<&'a ActionResult>,
+    /// With REMEDIATION=apply: healed, improved or still failing, and what was created.
+    pub healing: Option<&'a MappingHealing>,
     pub min_severity: Severity,
     pub renotify_hours: u32,
     pub now: i64,
@@ -372,6 +380,12 @@ impl Facts {
                 ctx.previous.and_then(|p| p.severity),
                 previous_rules,
             ),
+            (AlertKind::Remediated, p) => (
+                healing_word(ctx.healing).to_uppercase(),
+                p.map(|p| p.severity),
+                p.map(|p| p.rules.iter().map(|r| r.as_str().to_string()).collect())
+                    .unwrap_or(previous_rules),
+            ),
             (_, Some(p)) => (
                 p.severity.as_str().to_uppercase(),
                 Some(p.severity),
@@ -391,6 +405,9 @@ impl Facts {
             AlertKind::Deleted => {
                 format!("CLOSED: the Kafka event source mapping of {who} was deleted")
             }
+            AlertKind::Remediated => format!(
+                "{label}: esm-guard changed the network of the Kafka event source mapping of {who}"
+            ),
             _ => format!(
                 "{label}: the Kafka event source mapping of {who} {}",
                 severity_phrase(severity)
@@ -403,6 +420,7 @@ impl Facts {
                     AlertKind::Resolved => " passes again",
                     AlertKind::Deleted => " was deleted",
                     AlertKind::Reminder => " still has a problem",
+                    AlertKind::Remediated => " changed by esm-guard",
                     _ => "",
                 }
             ),
@@ -421,6 +439,53 @@ impl Facts {
     }
 }
 
+fn healing_word(healing: Option<&MappingHealing>) -> &'static str {
+    match healing.map(|h| h.outcome) {
+        Some(Healing::Healed) => "healed",
+        Some(Healing::Improved) => "improved",
+        Some(Healing::StillFailing) => "still failing",
+        None => "changed",
+    }
+}
+
+fn healing_sentence(ctx: &AlertContext<'_>) -> String {
+    match ctx.healing {
+        Some(h) => format!(
+            "esm-guard changed the network for this mapping: {} (verdict {} before, {} now){}.",
+            healing_word(Some(h)),
+            h.verdict_before.as_str(),
+            h.verdict_after.as_str(),
+            if h.created.is_empty() {
+                String::new()
+            } else {
+                format!("; created {}", h.created.join(", "))
+            }
+        ),
+        None => "esm-guard changed the network for this mapping.".to_string(),
+    }
+}
+
+/// An action's outcome in a word, and its detail (the resource made, or why not).
+fn result_words(r: &ActionResult) -> (&'static str, String) {
+    match &r.outcome {
+        Outcome::Planned => ("would run", String::new()),
+        Outcome::Applied { resource } => (
+            "done",
+            resource
+                .as_ref()
+                .map(|id| format!(" -> {id}"))
+                .unwrap_or_default(),
+        ),
+        Outcome::AlreadyDone { .. } => ("already in place", String::new()),
+        Outcome::OptedOut { reason } => ("not changed", format!(": {reason}")),
+        Outcome::Pending => (
+            "pending",
+            ": over MAX_ACTIONS_PER_RUN, the next run takes it".into(),
+        ),
+        Outcome::Failed { error } => ("FAILED", format!(": {error}")),
+    }
+}
+
 fn severity_phrase(severity: Option<Severity>) -> &'static str {
     match severity {
         Some(Severity::Fail) => "is broken",
@@ -434,6 +499,7 @@ fn emoji(ctx: &AlertContext<'_>, severity: Severity) -> &'static str {
     match ctx.kind {
         AlertKind::Resolved => ":white_check_mark:",
         AlertKind::Deleted => ":wastebasket:",
+        AlertKind::Remediated => ":wrench:",
         _ => match severity {
             Severity::Fail => ":red_circle:",
             Severity::Unknown => ":grey_question:",
@@ -457,6 +523,7 @@ fn slack_title(ctx: &AlertContext<'_>, facts: &Facts) -> String {
     let rest = match ctx.kind {
         AlertKind::Resolved => "passes again".to_string(),
         AlertKind::Deleted => "was deleted".to_string(),
+        AlertKind::Remediated => format!("{} by esm-guard", healing_word(ctx.healing)),
         _ => severity_phrase(Some(facts.severity)).to_string(),
     };
     format!(
@@ -513,12 +580,26 @@ fn slack_description(ctx: &AlertContext<'_>, facts: &Facts) -> String {
                 .unwrap_or_default();
             let _ = writeln!(out, "Unchanged since the last alert {hours} h ago.");
         }
+        AlertKind::Remediated => {
+            let _ = writeln!(out, "{}", md(&healing_sentence(ctx)));
+        }
         AlertKind::New => {}
     }
     if !out.is_empty() {
         out.push('\n');
     }
     write_mapping_md(&mut out, ctx, facts);
+    if !ctx.results.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n*What esm-guard did* (REMEDIATION={})",
+            ctx.remediation.as_str()
+        );
+        for r in &ctx.results {
+            let (word, detail) = result_words(r);
+            let _ = writeln!(out, "• *{word}* {}{}", md(&r.description), md(&detail));
+        }
+    }
     if let Some(problem) = ctx.problem.filter(|_| !ctx.kind.closes()) {
         let _ = writeln!(
             out,
@@ -725,7 +806,26 @@ fn email_body(ctx: &AlertContext<'_>, facts: &Facts, steps: &[Step]) -> String {
                 "\nStill open: unchanged since the last alert {hours} h ago."
             );
         }
+        AlertKind::Remediated => {
+            let _ = writeln!(out, "\n{}", plain(&healing_sentence(ctx)));
+        }
         AlertKind::New => {}
+    }
+    if !ctx.results.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nWhat esm-guard did (REMEDIATION={})",
+            ctx.remediation.as_str()
+        );
+        for r in &ctx.results {
+            let (word, detail) = result_words(r);
+            let _ = writeln!(
+                out,
+                "  - [{word}] {}{}",
+                plain(&r.description),
+                plain(&detail)
+            );
+        }
     }
     let _ = writeln!(out, "\nMapping");
     let _ = writeln!(out, "  UUID:      {}", plain(ctx.uuid));
@@ -1052,6 +1152,8 @@ mod tests {
             previous: prev,
             actions,
             remediation: Remediation::Off,
+            results: vec![],
+            healing: None,
             min_severity: Severity::Warn,
             renotify_hours: 24,
             now: 1_700_000_000,

@@ -9,6 +9,8 @@ pub enum Remediation {
     Off,
     /// Also say in the alert which changes esm-guard would make.
     Plan,
+    /// Make them (endpoints and security-group rules), then audit again.
+    Apply,
 }
 
 impl Remediation {
@@ -16,6 +18,15 @@ impl Remediation {
         match self {
             Remediation::Off => "off",
             Remediation::Plan => "plan",
+            Remediation::Apply => "apply",
+        }
+    }
+
+    pub fn mode(self) -> crate::remediation::Mode {
+        match self {
+            Remediation::Off => crate::remediation::Mode::Off,
+            Remediation::Plan => crate::remediation::Mode::Plan,
+            Remediation::Apply => crate::remediation::Mode::Apply,
         }
     }
 }
@@ -43,12 +54,6 @@ pub enum ConfigError {
         var: &'static str,
         value: String,
         expected: &'static str,
-    },
-    #[error("environment variable {var}={value:?} is not supported yet: {why}")]
-    Unsupported {
-        var: &'static str,
-        value: String,
-        why: &'static str,
     },
 }
 
@@ -93,13 +98,7 @@ impl Config {
         let remediation = match get("REMEDIATION").as_deref() {
             None | Some("off") => Remediation::Off,
             Some("plan") => Remediation::Plan,
-            Some("apply") => {
-                return Err(ConfigError::Unsupported {
-                    var: "REMEDIATION",
-                    value: "apply".into(),
-                    why: "this build of the function does not make changes; use off or plan (the alert then lists the changes and their AWS CLI commands)",
-                })
-            }
+            Some("apply") => Remediation::Apply,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     var: "REMEDIATION",
@@ -294,13 +293,11 @@ mod tests {
     }
 
     #[test]
-    fn apply_is_refused_clearly() {
+    fn apply_is_accepted() {
         let mut vars = base();
         vars.push(("REMEDIATION", "apply"));
-        let err = parse(&vars).unwrap_err().to_string();
-        assert!(
-            err.contains("REMEDIATION") && err.contains("not supported yet"),
-            "{err}"
-        );
+        let config = parse(&vars).unwrap();
+        assert_eq!(config.remediation, Remediation::Apply);
+        assert_eq!(config.remediation.mode(), crate::remediation::Mode::Apply);
     }
 }

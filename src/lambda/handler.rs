@@ -16,9 +16,10 @@ use super::metrics::Metrics;
 use crate::aws::alert::{PublishError, Publisher};
 use crate::aws::locate::{LocateError, Locator, MappingStatus};
 use crate::aws::state::{StateError, StateStore};
-use crate::aws::{collect, Clients, CollectError, CollectOptions, Scope};
-use crate::plan::{plan, Action};
-use crate::rules::{evaluate, MappingReport, Summary};
+use crate::aws::{remediate, Clients, CollectError, CollectOptions, Scope};
+use crate::plan::Action;
+use crate::remediation::{ActionResult, MappingHealing};
+use crate::rules::{MappingReport, Summary};
 
 /// Timing of the waits; the defaults fit the function's 120 s timeout.
 #[derive(Debug, Clone)]
@@ -127,6 +128,8 @@ pub struct Outcome {
     pub verdicts: Summary,
     pub alerts: Vec<SentAlert>,
     pub api_calls: u32,
+    /// With REMEDIATION=plan|apply: each automatic action's outcome.
+    pub remediation: Vec<ActionResult>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -147,13 +150,42 @@ impl Outcome {
     }
 }
 
-/// The Lambda entry point: reads the clock, handles, prints the metrics line.
+/// Time kept back from the invocation's deadline: for the alerts and state writes after
+/// the collection, and the runtime's own reply.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// The Lambda entry point with no deadline (tests, tools).
 pub async fn invoke(deps: &Deps, event: Value) -> Result<Outcome, HandlerError> {
+    invoke_until(deps, event, None).await
+}
+
+/// The Lambda entry point: reads the clock, handles, prints the metrics line. `deadline_ms`
+/// is the invocation's deadline (epoch milliseconds, from the runtime's context): no AWS
+/// call is started, nor left running, past it less `DEADLINE_MARGIN`; what could not be
+/// read is reported as `insufficient-data`.
+pub async fn invoke_until(
+    deps: &Deps,
+    event: Value,
+    deadline_ms: Option<u64>,
+) -> Result<Outcome, HandlerError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default();
-    let outcome = handle(deps, &event, now / 1000).await?;
+    let deadline = deadline_ms.and_then(|d| {
+        // Lambda sends epoch milliseconds. Anything before 2001 is not one (cargo lambda's
+        // emulator sends its timeout, 600000): run without a deadline rather than none left.
+        if d < 1_000_000_000_000 {
+            warn!(
+                deadline_ms = d,
+                "the runtime's deadline is not a timestamp: ignoring it"
+            );
+            return None;
+        }
+        let left = Duration::from_millis((d as i64).saturating_sub(now).max(0) as u64);
+        Some(tokio::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+    });
+    let outcome = handle_until(deps, &event, now / 1000, deadline).await?;
     // EMF goes to stdout as one line of its own, apart from the tracing logs.
     println!("{}", outcome.metrics().emf_line(now));
     Ok(outcome)
@@ -161,6 +193,16 @@ pub async fn invoke(deps: &Deps, event: Value) -> Result<Outcome, HandlerError> 
 
 /// Handles one event at `now` (epoch seconds).
 pub async fn handle(deps: &Deps, event: &Value, now: i64) -> Result<Outcome, HandlerError> {
+    handle_until(deps, event, now, None).await
+}
+
+/// Handles one event at `now` (epoch seconds), collecting no later than `deadline`.
+pub async fn handle_until(
+    deps: &Deps,
+    event: &Value,
+    now: i64,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Outcome, HandlerError> {
     let trigger = classify(event)?;
     let before = deps.state.calls() + deps.publisher.calls();
     let locator = Locator::new(&deps.clients);
@@ -168,7 +210,7 @@ pub async fn handle(deps: &Deps, event: &Value, now: i64) -> Result<Outcome, Han
         trigger: trigger.kind().to_string(),
         ..Outcome::default()
     };
-    let result = run(deps, &trigger, &locator, now, &mut outcome).await;
+    let result = run(deps, &trigger, &locator, now, deadline, &mut outcome).await;
     outcome.api_calls +=
         (locator.calls() + deps.state.calls() + deps.publisher.calls()).saturating_sub(before);
     result.map(|()| outcome)
@@ -179,6 +221,7 @@ async fn run(
     trigger: &Trigger,
     locator: &Locator<'_>,
     now: i64,
+    deadline: Option<tokio::time::Instant>,
     outcome: &mut Outcome,
 ) -> Result<(), HandlerError> {
     let scope = match trigger {
@@ -248,22 +291,27 @@ async fn run(
     let options = CollectOptions {
         scope,
         for_remediation: false,
-        deadline: None,
+        deadline,
     };
     let progress = |step: &str| tracing::debug!(step, "collecting");
-    let collection = match collect(&deps.clients, &options, &progress).await {
-        Ok(c) => c,
+    let mode = deps.config.remediation.mode();
+    let max_actions = deps.config.max_actions_per_run as usize;
+    // Off: collect, judge, plan. Plan: also gate the plan. Apply: make the changes, then
+    // collect and judge again; the alerts speak of the state after.
+    let run = match remediate(&deps.clients, &options, mode, max_actions, &progress).await {
+        Ok(run) => run,
         // Deleted between the event and now: close it like a deletion.
         Err(CollectError::MappingNotFound(uuid)) => {
             return close_deleted(deps, &uuid, now, outcome).await
         }
         Err(e) => return Err(e.into()),
     };
-    outcome.api_calls += collection.total_calls();
-    let report = evaluate(&collection.snapshot);
-    let actions = plan(&collection.snapshot, &report);
+    outcome.api_calls += run.calls;
+    let report = &run.after_report;
+    let actions = &run.after_actions;
     outcome.mappings_audited = report.mappings.len();
     outcome.verdicts = report.summary;
+    outcome.remediation = run.results.clone();
     info!(
         trigger = outcome.trigger,
         mappings = report.mappings.len(),
@@ -271,16 +319,30 @@ async fn run(
         warn = report.summary.warn,
         fail = report.summary.fail,
         unknown = report.summary.unknown,
+        changes = run.results.iter().filter(|r| r.changed()).count(),
         "audited"
     );
 
     let mut errors = Vec::new();
     for mapping in &report.mappings {
+        // The results of the actions planned for this mapping, and what they achieved.
+        let results: Vec<&ActionResult> = run
+            .results
+            .iter()
+            .filter(|r| {
+                run.actions.iter().any(|a| {
+                    a.id == r.action_id && a.fixes.iter().any(|f| f.esm_uuid == mapping.uuid)
+                })
+            })
+            .collect();
+        let healing = run.healing.iter().find(|h| h.uuid == mapping.uuid);
+        let remediation = Remediated { results, healing };
         match settle(
             deps,
             &mapping.uuid,
             Some(mapping),
-            &actions,
+            actions,
+            &remediation,
             &report.region,
             now,
         )
@@ -303,6 +365,12 @@ async fn run(
             first: errors[0].to_string(),
         }),
     }
+}
+
+/// What a remediation run did for one mapping.
+struct Remediated<'r> {
+    results: Vec<&'r ActionResult>,
+    healing: Option<&'r MappingHealing>,
 }
 
 /// Reads the mapping until it is no longer `Creating`, a bounded number of times.
@@ -335,7 +403,11 @@ async fn close_deleted(
     now: i64,
     outcome: &mut Outcome,
 ) -> Result<(), HandlerError> {
-    if let Some(sent) = settle(deps, uuid, None, &[], &deps.clients.region, now).await? {
+    let nothing = Remediated {
+        results: vec![],
+        healing: None,
+    };
+    if let Some(sent) = settle(deps, uuid, None, &[], &nothing, &deps.clients.region, now).await? {
         outcome.alerts.push(sent);
     }
     Ok(())
@@ -353,6 +425,7 @@ async fn settle(
     uuid: &str,
     mapping: Option<&MappingReport>,
     actions: &[Action],
+    remediated: &Remediated<'_>,
     region: &str,
     now: i64,
 ) -> Result<Option<SentAlert>, HandlerError> {
@@ -377,6 +450,10 @@ async fn settle(
         let previous = record.as_ref().map(|r| &r.state);
         let version = record.as_ref().map(|r| r.version);
         let kind = match mapping {
+            // A change esm-guard made is always told, whatever was alerted before.
+            Some(_) if remediated.results.iter().any(|r| r.changed()) => {
+                Some(AlertKind::Remediated)
+            }
             Some(_) => alert::decide(previous, problem.as_ref(), now, renotify),
             None => alert::decide_deleted(previous),
         };
@@ -417,6 +494,8 @@ async fn settle(
             previous,
             actions,
             remediation: config.remediation,
+            results: remediated.results.clone(),
+            healing: remediated.healing,
             min_severity: config.alert_min_severity,
             renotify_hours: config.renotify_hours,
             now,
