@@ -5,5 +5,6 @@ mod collect;
 mod engine;
 mod faults;
 mod lambda;
+mod mocked;
 mod remediate;
 mod support;
