@@ -20,6 +20,17 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         // The invocation's deadline bounds the collection (and its retries).
         let deadline = event.context.deadline;
+        // The account of arn:aws:lambda:REGION:ACCOUNT:function:NAME: events from others are
+        // not this function's.
+        if let Some(account) = event
+            .context
+            .invoked_function_arn
+            .split(':')
+            .nth(4)
+            .filter(|a| !a.is_empty())
+        {
+            let _ = deps.account.set(account.to_string());
+        }
         Box::pin(handler::invoke_until(deps, event.payload, Some(deadline)))
     }))
     .await

@@ -113,6 +113,11 @@ pub enum EventError {
         expected: &'static str,
         found: &'static str,
     },
+    #[error("the event's `{field}` is not {expected}")]
+    Invalid {
+        field: String,
+        expected: &'static str,
+    },
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -265,11 +270,72 @@ fn mapping_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError>
             field: first_path.to_string(),
         });
     }
+    // It becomes an API argument and a state-table key: only a real UUID goes on.
+    if !is_uuid(uuid) {
+        return Err(EventError::Invalid {
+            field: first_path.to_string(),
+            expected: "a mapping UUID (8-4-4-4-12 hexadecimal digits)",
+        });
+    }
     Ok(Trigger::Mapping {
         uuid: uuid.to_string(),
         change,
         event_name: event_name.to_string(),
     })
+}
+
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Why an event is not this function's to act on, if it is not: it comes from another
+/// region or account than the function's (a cross-account or cross-region bus forwarded
+/// it), or its `source` is not the service its CloudTrail record names (a forged PutEvents).
+/// `account` is `None` when the function's own account is not known yet.
+pub fn foreign(event: &Value, region: &str, account: Option<&str>) -> Option<String> {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    let detail = event.get("detail").unwrap_or(&Value::Null);
+    for (field, value) in [
+        ("region", text(event, "region")),
+        ("detail.awsRegion", text(detail, "awsRegion")),
+    ] {
+        if let Some(value) = value.filter(|v| v != region) {
+            return Some(format!(
+                "{field} is {value:?}: the function watches {region}"
+            ));
+        }
+    }
+    if let Some(account) = account {
+        for (field, value) in [
+            ("account", text(event, "account")),
+            (
+                "detail.recipientAccountId",
+                text(detail, "recipientAccountId"),
+            ),
+        ] {
+            if let Some(value) = value.filter(|v| v != account) {
+                return Some(format!(
+                    "{field} is {value:?}: the function watches account {account}"
+                ));
+            }
+        }
+    }
+    if text(event, "detail-type").as_deref() == Some("AWS API Call via CloudTrail") {
+        let service = text(detail, "eventSource").unwrap_or_default();
+        let expected = format!("aws.{}", service.split('.').next().unwrap_or_default());
+        let source = text(event, "source").unwrap_or_default();
+        if source != expected {
+            return Some(format!(
+                "source {source:?} is not {expected:?}, the service of eventSource {service:?}"
+            ));
+        }
+    }
+    None
 }
 
 /// Why a mapping in a CloudTrail response is not one esm-guard audits, if it is not.
@@ -338,6 +404,13 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::path::PathBuf;
+
+    fn sample(path: &str) -> Value {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("events")
+            .join(path);
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+    }
 
     fn samples(kind: &str) -> Vec<(String, Value)> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -457,6 +530,41 @@ mod tests {
                 "{file}"
             );
         }
+    }
+
+    #[test]
+    fn foreign_events_are_recognised() {
+        let event = sample("handled/ec2-authorize-security-group-ingress.json");
+        assert_eq!(foreign(&event, "us-east-1", Some("123456789012")), None);
+        assert_eq!(foreign(&event, "us-east-1", None), None);
+        let other_region = foreign(&event, "eu-west-1", None).unwrap();
+        assert!(
+            other_region.contains("us-east-1") && other_region.contains("eu-west-1"),
+            "{other_region}"
+        );
+        let other_account = foreign(&event, "us-east-1", Some("210987654321")).unwrap();
+        assert!(other_account.contains("210987654321"), "{other_account}");
+        let mut spoofed = event.clone();
+        spoofed["source"] = json!("com.example.spoof");
+        assert!(foreign(&spoofed, "us-east-1", None)
+            .unwrap()
+            .contains("com.example.spoof"));
+        let sweep = sample("handled/scheduler-sweep.json");
+        assert_eq!(foreign(&sweep, "us-east-1", Some("123456789012")), None);
+    }
+
+    #[test]
+    fn only_real_uuids_name_a_mapping() {
+        let mut event = sample("handled/lambda-delete-event-source-mapping.json");
+        event["detail"]["requestParameters"]["uUID"] = json!("8c7b6a59'; DROP TABLE x; -- <@U123>");
+        let error = classify(&event).unwrap_err().to_string();
+        assert!(
+            error.contains("detail.requestParameters.uUID") && error.contains("UUID"),
+            "{error}"
+        );
+        assert!(is_uuid("8c7b6a59-4e3d-4c2b-a1f0-9e8d7c6b5a49"));
+        assert!(!is_uuid("8c7b6a59-4e3d-4c2b-a1f0-9e8d7c6b5a4"));
+        assert!(!is_uuid("8c7b6a59-4e3d-4c2b-a1f0-9e8d7c6b5a4g"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::alert::{self, AlertContext, AlertKind};
 use super::config::Config;
-use super::event::{classify, EventError, MappingChange, Trigger};
+use super::event::{classify, foreign, EventError, MappingChange, Trigger};
 use super::metrics::Metrics;
 use crate::aws::alert::{PublishError, Publisher};
 use crate::aws::locate::{LocateError, Locator, MappingStatus};
@@ -49,6 +49,9 @@ impl Default for Options {
 
 /// What the handler works with; built once per execution environment.
 pub struct Deps {
+    /// The function's own account, from the ARN it is invoked under (set on the first
+    /// invocation); events from other accounts are ignored.
+    pub account: std::sync::OnceLock<String>,
     pub clients: Clients,
     pub publisher: Publisher,
     pub state: StateStore,
@@ -59,6 +62,7 @@ pub struct Deps {
 impl Deps {
     pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Deps {
         Deps {
+            account: std::sync::OnceLock::new(),
             clients: Clients::new(sdk),
             publisher: Publisher::new(
                 aws_sdk_sns::Client::new(sdk),
@@ -203,7 +207,16 @@ pub async fn handle_until(
     now: i64,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<Outcome, HandlerError> {
-    let trigger = classify(event)?;
+    let mut trigger = classify(event)?;
+    if !matches!(trigger, Trigger::Ignored { .. }) {
+        if let Some(reason) = foreign(
+            event,
+            &deps.clients.region,
+            deps.account.get().map(String::as_str),
+        ) {
+            trigger = Trigger::Ignored { reason };
+        }
+    }
     let before = deps.state.calls() + deps.publisher.calls();
     let locator = Locator::new(&deps.clients);
     let mut outcome = Outcome {
