@@ -158,6 +158,28 @@ fn tcp_from_group(port: u16, group: &str, action: &Action) -> IpPermission {
         .build()
 }
 
+/// One group-to-group TCP rule, tagged; ingress and egress differ only in the call.
+macro_rules! authorize {
+    ($call:literal, $request:expr, $group:expr, $port:expr, $peer:expr, $action:expr) => {{
+        let result = $request
+            .group_id($group)
+            .ip_permissions(tcp_from_group($port, $peer, $action))
+            .tag_specifications(tags(ResourceType::SecurityGroupRule, $action))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Outcome::Applied {
+                resource: out
+                    .security_group_rules()
+                    .first()
+                    .and_then(|r| r.security_group_rule_id())
+                    .map(str::to_string),
+            },
+            Err(e) => rule_error($call, &e),
+        }
+    }};
+}
+
 async fn execute(ec2: &aws_sdk_ec2::Client, action: &Action) -> Outcome {
     match &action.kind {
         ActionKind::AuthorizeIngress {
@@ -165,49 +187,27 @@ async fn execute(ec2: &aws_sdk_ec2::Client, action: &Action) -> Outcome {
             port,
             source_group_id,
             ..
-        } => {
-            let result = ec2
-                .authorize_security_group_ingress()
-                .group_id(group_id)
-                .ip_permissions(tcp_from_group(*port, source_group_id, action))
-                .tag_specifications(tags(ResourceType::SecurityGroupRule, action))
-                .send()
-                .await;
-            match result {
-                Ok(out) => Outcome::Applied {
-                    resource: out
-                        .security_group_rules()
-                        .first()
-                        .and_then(|r| r.security_group_rule_id())
-                        .map(str::to_string),
-                },
-                Err(e) => rule_error("ec2:AuthorizeSecurityGroupIngress", &e),
-            }
-        }
+        } => authorize!(
+            "ec2:AuthorizeSecurityGroupIngress",
+            ec2.authorize_security_group_ingress(),
+            group_id,
+            *port,
+            source_group_id,
+            action
+        ),
         ActionKind::AuthorizeEgress {
             group_id,
             port,
             destination_group_id,
             ..
-        } => {
-            let result = ec2
-                .authorize_security_group_egress()
-                .group_id(group_id)
-                .ip_permissions(tcp_from_group(*port, destination_group_id, action))
-                .tag_specifications(tags(ResourceType::SecurityGroupRule, action))
-                .send()
-                .await;
-            match result {
-                Ok(out) => Outcome::Applied {
-                    resource: out
-                        .security_group_rules()
-                        .first()
-                        .and_then(|r| r.security_group_rule_id())
-                        .map(str::to_string),
-                },
-                Err(e) => rule_error("ec2:AuthorizeSecurityGroupEgress", &e),
-            }
-        }
+        } => authorize!(
+            "ec2:AuthorizeSecurityGroupEgress",
+            ec2.authorize_security_group_egress(),
+            group_id,
+            *port,
+            destination_group_id,
+            action
+        ),
         ActionKind::CreateInterfaceEndpoint {
             vpc_id,
             service_name,
