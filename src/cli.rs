@@ -10,7 +10,7 @@ use crate::aws::{self, Clients, CollectOptions, Scope};
 use crate::model::Snapshot;
 use crate::plan::{plan, Action};
 use crate::remediation::{planned, Mode};
-use crate::report::{remediation_text, to_json_with, to_text, RemediationDocument};
+use crate::report::{remediation_text, to_text, write_json, RemediationDocument};
 use crate::rules::{evaluate, explain, Report, RuleId, Verdict};
 
 #[derive(Debug, Parser)]
@@ -200,7 +200,8 @@ fn print_report(
     let mut out = anstream::stdout();
     match output {
         Output::Json => {
-            let _ = writeln!(out, "{}", to_json_with(report, actions, remediation));
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = write_json(std::io::stdout().lock(), report, actions, remediation);
         }
         Output::Text => {
             let _ = write!(out, "{}", to_text(report, actions));

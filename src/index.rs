@@ -4,19 +4,27 @@
 use std::collections::HashMap;
 
 use crate::model::*;
+use crate::policy::{Policy, PolicyError};
+
+/// Ids from AWS are the keys, looked up once per rule per mapping: SipHash's protection
+/// against chosen keys buys nothing here and costs an eighth of an evaluation.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 pub struct Index<'a> {
     pub snapshot: &'a Snapshot,
-    pub clusters: HashMap<&'a str, &'a MskCluster>,
-    pub vpcs: HashMap<&'a str, &'a Vpc>,
-    pub subnets: HashMap<&'a str, &'a Subnet>,
-    pub security_groups: HashMap<&'a str, &'a SecurityGroup>,
-    pub nat_gateways: HashMap<&'a str, &'a NatGateway>,
-    route_table_by_subnet: HashMap<&'a str, &'a RouteTable>,
-    main_route_table: HashMap<&'a str, &'a RouteTable>,
-    acl_by_subnet: HashMap<&'a str, &'a NetworkAcl>,
-    default_acl: HashMap<&'a str, &'a NetworkAcl>,
-    endpoints_by_vpc: HashMap<&'a str, Vec<&'a VpcEndpoint>>,
+    pub clusters: FastMap<&'a str, &'a MskCluster>,
+    pub vpcs: FastMap<&'a str, &'a Vpc>,
+    pub subnets: FastMap<&'a str, &'a Subnet>,
+    pub security_groups: FastMap<&'a str, &'a SecurityGroup>,
+    pub nat_gateways: FastMap<&'a str, &'a NatGateway>,
+    route_table_by_subnet: FastMap<&'a str, &'a RouteTable>,
+    main_route_table: FastMap<&'a str, &'a RouteTable>,
+    acl_by_subnet: FastMap<&'a str, &'a NetworkAcl>,
+    default_acl: FastMap<&'a str, &'a NetworkAcl>,
+    endpoints_by_vpc: FastMap<&'a str, Vec<&'a VpcEndpoint>>,
+    subnets_by_vpc: FastMap<&'a str, Vec<&'a Subnet>>,
+    /// Each endpoint's policy, parsed once: every mapping an endpoint serves reads it.
+    endpoint_policies: FastMap<&'a str, Result<Policy, PolicyError>>,
 }
 
 impl<'a> Index<'a> {
@@ -44,12 +52,21 @@ impl<'a> Index<'a> {
                 .iter()
                 .map(|n| (n.id.as_str(), n))
                 .collect(),
-            route_table_by_subnet: HashMap::new(),
-            main_route_table: HashMap::new(),
-            acl_by_subnet: HashMap::new(),
-            default_acl: HashMap::new(),
-            endpoints_by_vpc: HashMap::new(),
+            route_table_by_subnet: FastMap::default(),
+            main_route_table: FastMap::default(),
+            acl_by_subnet: FastMap::default(),
+            default_acl: FastMap::default(),
+            endpoints_by_vpc: FastMap::default(),
+            subnets_by_vpc: FastMap::default(),
+            endpoint_policies: FastMap::default(),
         };
+        for subnet in &snapshot.subnets {
+            index
+                .subnets_by_vpc
+                .entry(&subnet.vpc_id)
+                .or_default()
+                .push(subnet);
+        }
         for table in &snapshot.route_tables {
             if table.main {
                 index.main_route_table.insert(&table.vpc_id, table);
@@ -72,8 +89,20 @@ impl<'a> Index<'a> {
                 .entry(&endpoint.vpc_id)
                 .or_default()
                 .push(endpoint);
+            if let Some(document) = &endpoint.policy_document {
+                index
+                    .endpoint_policies
+                    .insert(&endpoint.id, Policy::parse(document));
+            }
         }
         index
+    }
+
+    /// The parsed policy of an endpoint; `None` when it has no policy document.
+    pub fn endpoint_policy(&self, endpoint: &VpcEndpoint) -> Option<Result<&Policy, &PolicyError>> {
+        self.endpoint_policies
+            .get(endpoint.id.as_str())
+            .map(Result::as_ref)
     }
 
     /// The route table that serves a subnet: its explicit association, else the main table.
@@ -90,6 +119,13 @@ impl<'a> Index<'a> {
             .get(subnet.id.as_str())
             .or_else(|| self.default_acl.get(subnet.vpc_id.as_str()))
             .copied()
+    }
+
+    pub fn subnets_in(&self, vpc_id: &str) -> &[&'a Subnet] {
+        self.subnets_by_vpc
+            .get(vpc_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     pub fn endpoints_in(&self, vpc_id: &str) -> &[&'a VpcEndpoint] {

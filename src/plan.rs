@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::index::Index;
 use crate::model::{EventSourceMapping, ScalingMode, SgRule, Snapshot, VpcEndpoint};
-use crate::rules::{evaluate, required_services, Finding, Fix, MappingReport, Report, RuleId};
+use crate::rules::{
+    evaluate_where, required_services, Finding, Fix, MappingReport, Report, RuleId,
+};
 
 /// Tags on everything esm-guard creates.
 pub const TAG_MANAGED: &str = "esm-guard:managed";
@@ -90,6 +92,55 @@ impl Action {
     }
 }
 
+/// The actions that clear each finding, looked up by (mapping, rule, resources): rendering
+/// a report asks once per finding, and scanning every action's `fixes` each time made
+/// rendering quadratic in the account's size.
+pub struct ActionsByFinding<'a> {
+    /// Per mapping: (rule, resources, action) for each finding an action clears; a
+    /// mapping has a handful, so the inner list is scanned.
+    by_mapping: HashMap<&'a str, Vec<Clears<'a>>>,
+}
+
+/// One finding (rule, resources) of a mapping, and an action that clears it.
+type Clears<'a> = (RuleId, &'a [String], &'a Action);
+
+impl<'a> ActionsByFinding<'a> {
+    pub fn new(actions: &'a [Action]) -> Self {
+        let mut by_mapping: HashMap<&str, Vec<Clears<'a>>> = HashMap::new();
+        for action in actions {
+            for f in &action.fixes {
+                let entry = by_mapping.entry(f.esm_uuid.as_str()).or_default();
+                let item = (f.rule, f.resources.as_slice(), action);
+                // `fixes` is deduplicated after planning; stay exact if it is not.
+                if !entry
+                    .iter()
+                    .any(|(r, res, a)| (*r, *res) == (item.0, item.1) && std::ptr::eq(*a, action))
+                {
+                    entry.push(item);
+                }
+            }
+        }
+        ActionsByFinding { by_mapping }
+    }
+
+    /// The actions that clear `finding` of `esm_uuid`, in the order of the action list.
+    pub fn get<'s>(
+        &'s self,
+        esm_uuid: &str,
+        finding: &'s Finding,
+    ) -> impl Iterator<Item = &'a Action> + 's {
+        self.by_mapping
+            .get(esm_uuid)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|(rule, resources, _)| {
+                *rule == finding.rule && *resources == finding.resources.as_slice()
+            })
+            .map(|(_, _, action)| *action)
+    }
+}
+
 /// Plans the actions for every finding of `report` (which must come from `snapshot`).
 pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
     let mut actions: BTreeMap<String, Action> = BTreeMap::new();
@@ -120,11 +171,26 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
         if new_automatic.is_empty() {
             break;
         }
+        // Every automated change stays inside one VPC (a group's rules, an endpoint), so
+        // only the mappings of the VPCs it touches can judge differently next round; the
+        // rest were planned already.
+        let touched = touched_vpcs(&index, new_automatic.iter().map(|id| &actions[id]));
+        let again: HashSet<&str> = report
+            .mappings
+            .iter()
+            .filter(|m| match &touched {
+                None => true,
+                Some(vpcs) => m
+                    .network
+                    .as_ref()
+                    .and_then(|n| n.vpc_id.as_deref())
+                    .is_some_and(|v| vpcs.contains(v)),
+            })
+            .map(|m| m.uuid.as_str())
+            .collect();
         let mut next = simulated.take().unwrap_or_else(|| snapshot.clone());
-        for id in &new_automatic {
-            simulate(&mut next, &actions[id]);
-        }
-        current = evaluate(&next);
+        simulate_all(&mut next, new_automatic.iter().map(|id| &actions[id]));
+        current = evaluate_where(&Index::new(&next), |esm| again.contains(esm.uuid.as_str()));
         simulated = Some(next);
     }
     let mut actions: Vec<Action> = actions.into_values().collect();
@@ -135,9 +201,31 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
     actions
 }
 
+/// The VPCs that `actions` change; `None` when one of them cannot be placed (then every
+/// mapping is judged again).
+fn touched_vpcs<'a>(
+    index: &Index<'_>,
+    actions: impl Iterator<Item = &'a Action>,
+) -> Option<HashSet<String>> {
+    let mut vpcs = HashSet::new();
+    for action in actions {
+        let vpc = match &action.kind {
+            ActionKind::AuthorizeIngress { group_id, .. }
+            | ActionKind::AuthorizeEgress { group_id, .. } => {
+                index.security_groups.get(group_id.as_str())?.vpc_id.clone()
+            }
+            ActionKind::CreateInterfaceEndpoint { vpc_id, .. } => vpc_id.clone(),
+            ActionKind::Manual { .. } => continue,
+        };
+        vpcs.insert(vpc);
+    }
+    Some(vpcs)
+}
+
 fn merge(index: &Index<'_>, existing: &mut Action, more: Action) {
     let first_uuid = existing.fixes.first().map(|f| f.esm_uuid.clone());
     existing.fixes.extend(more.fixes);
+    let before = existing.kind.clone();
     if let (
         ActionKind::CreateInterfaceEndpoint {
             policy_document,
@@ -151,7 +239,10 @@ fn merge(index: &Index<'_>, existing: &mut Action, more: Action) {
         },
     ) = (&mut existing.kind, more.kind)
     {
-        *policy_document = merge_policies(policy_document, &other);
+        // Within a round every finding of a (VPC, service) brings the same document.
+        if *policy_document != other {
+            *policy_document = merge_policies(policy_document, &other);
+        }
         // An endpoint takes at most one subnet per AZ: AWS rejects a second one.
         let az = |id: &str| index.subnets.get(id).map(|s| s.availability_zone.clone());
         for s in other_subnets {
@@ -165,6 +256,9 @@ fn merge(index: &Index<'_>, existing: &mut Action, more: Action) {
         subnet_ids.sort();
     }
     // The command and description show what the merged action does.
+    if existing.kind == before {
+        return;
+    }
     if let Some((description, command)) =
         endpoint_text(&existing.kind, first_uuid.as_deref().unwrap_or_default())
     {
@@ -211,8 +305,9 @@ fn merge_policies(a: &str, b: &str) -> String {
             .unwrap_or_default()
     };
     let mut all = statements(a);
+    let mut seen: HashSet<String> = all.iter().map(Value::to_string).collect();
     for s in statements(b) {
-        if !all.contains(&s) {
+        if seen.insert(s.to_string()) {
             all.push(s);
         }
     }
@@ -221,6 +316,23 @@ fn merge_policies(a: &str, b: &str) -> String {
 
 /// Applies an automated action to the model, as AWS would after it succeeds.
 pub fn simulate(snapshot: &mut Snapshot, action: &Action) {
+    simulate_all(snapshot, std::iter::once(action));
+}
+
+/// Applies automated actions to the model, finding each group by id once.
+pub fn simulate_all<'a>(snapshot: &mut Snapshot, actions: impl Iterator<Item = &'a Action>) {
+    let groups: HashMap<String, usize> = snapshot
+        .security_groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.id.clone(), i))
+        .collect();
+    for action in actions {
+        apply_to_model(snapshot, &groups, action);
+    }
+}
+
+fn apply_to_model(snapshot: &mut Snapshot, groups: &HashMap<String, usize>, action: &Action) {
     match &action.kind {
         ActionKind::AuthorizeIngress {
             group_id,
@@ -228,12 +340,10 @@ pub fn simulate(snapshot: &mut Snapshot, action: &Action) {
             source_group_id,
             ..
         } => {
-            if let Some(g) = snapshot
-                .security_groups
-                .iter_mut()
-                .find(|g| g.id == *group_id)
-            {
-                g.ingress.push(tcp_rule(*port, source_group_id));
+            if let Some(&i) = groups.get(group_id) {
+                snapshot.security_groups[i]
+                    .ingress
+                    .push(tcp_rule(*port, source_group_id));
             }
         }
         ActionKind::AuthorizeEgress {
@@ -242,12 +352,10 @@ pub fn simulate(snapshot: &mut Snapshot, action: &Action) {
             destination_group_id,
             ..
         } => {
-            if let Some(g) = snapshot
-                .security_groups
-                .iter_mut()
-                .find(|g| g.id == *group_id)
-            {
-                g.egress.push(tcp_rule(*port, destination_group_id));
+            if let Some(&i) = groups.get(group_id) {
+                snapshot.security_groups[i]
+                    .egress
+                    .push(tcp_rule(*port, destination_group_id));
             }
         }
         ActionKind::CreateInterfaceEndpoint {
@@ -664,12 +772,11 @@ fn tag_spec(resource_type: &str, reason: RuleId, uuid: &str) -> String {
 }
 
 fn public_subnet_in(index: &Index<'_>, az: &str, near: &str) -> Option<String> {
-    let vpc = index.subnets.get(near)?.vpc_id.clone();
+    let vpc = &index.subnets.get(near)?.vpc_id;
     let mut candidates: Vec<&str> = index
-        .snapshot
-        .subnets
+        .subnets_in(vpc)
         .iter()
-        .filter(|s| s.vpc_id == vpc && s.availability_zone == az && index.is_public(s))
+        .filter(|s| s.availability_zone == az && index.is_public(s))
         .map(|s| s.id.as_str())
         .collect();
     candidates.sort_unstable();

@@ -4,6 +4,8 @@
 //! `*`, `{"AWS": ...}` and `{"Service": ...}`. A statement whose Condition would decide the
 //! outcome is never counted as an allow: the result is `Undecidable`, quoting it.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +335,20 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// The guide's restrictive policy for an interface endpoint of Lambda or STS.
 pub fn service_principal_policy(action: &str) -> String {
+    // Only two actions ever come here, and the engine asks once per mapping and endpoint:
+    // build each document once.
+    static LAMBDA: LazyLock<String> =
+        LazyLock::new(|| build_service_principal_policy("lambda:InvokeFunction"));
+    static STS: LazyLock<String> =
+        LazyLock::new(|| build_service_principal_policy("sts:AssumeRole"));
+    match action {
+        "lambda:InvokeFunction" => LAMBDA.clone(),
+        "sts:AssumeRole" => STS.clone(),
+        other => build_service_principal_policy(other),
+    }
+}
+
+fn build_service_principal_policy(action: &str) -> String {
     serde_json::json!({
         "Statement": [{
             "Action": action,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
-use crate::plan::Action;
+use crate::plan::{Action, ActionsByFinding};
 use crate::remediation::{ActionResult, Healing, MappingHealing, Mode, Outcome};
 use crate::rules::{Finding, MappingReport, Report, Severity, SourceSummary, Summary, Verdict};
 
@@ -60,6 +60,7 @@ pub struct Remediation {
 }
 
 pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument<'a> {
+    let by_finding = ActionsByFinding::new(actions);
     ReportDocument {
         schema: REPORT_SCHEMA,
         region: &report.region,
@@ -78,10 +79,7 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
                     .findings
                     .iter()
                     .map(|f| {
-                        let fixing: Vec<&Action> = actions
-                            .iter()
-                            .filter(|a| a.fixes_finding(&m.uuid, f))
-                            .collect();
+                        let fixing: Vec<&Action> = by_finding.get(&m.uuid, f).collect();
                         FindingDocument {
                             rule: f.rule.as_str(),
                             severity: f.severity,
@@ -105,6 +103,22 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
 /// The JSON report, pretty-printed.
 pub fn to_json(report: &Report, actions: &[Action]) -> String {
     to_json_with(report, actions, None)
+}
+
+/// Writes the JSON report (pretty-printed, with a final newline) without building it in
+/// memory first: at ten thousand mappings the document is tens of megabytes.
+pub fn write_json(
+    out: impl std::io::Write,
+    report: &Report,
+    actions: &[Action],
+    remediation: Option<RemediationDocument<'_>>,
+) -> std::io::Result<()> {
+    let mut doc = document(report, actions);
+    doc.remediation = remediation;
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)
 }
 
 /// The JSON report with the remediation section.
@@ -209,6 +223,7 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
         s.fail,
         s.unknown
     );
+    let by_finding = ActionsByFinding::new(actions);
     let mut mappings: Vec<&MappingReport> = report.mappings.iter().collect();
     mappings.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(a.uuid.cmp(&b.uuid)));
     for m in mappings {
@@ -249,7 +264,7 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
             }
         }
         for f in &m.findings {
-            write_finding(&mut out, m, f, actions);
+            write_finding(&mut out, m, f, &by_finding);
         }
     }
     let automatic = actions.iter().filter(|a| a.automatic).count();
@@ -262,13 +277,18 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
     out
 }
 
-fn write_finding(out: &mut String, m: &MappingReport, f: &Finding, actions: &[Action]) {
+fn write_finding(
+    out: &mut String,
+    m: &MappingReport,
+    f: &Finding,
+    by_finding: &ActionsByFinding<'_>,
+) {
     let (mark, style) = severity_mark(f.severity);
     let _ = writeln!(out, "  {style}{mark:<7}{style:#} {}: {}", f.rule, f.message);
     if !f.resources.is_empty() {
         let _ = writeln!(out, "          resources: {}", f.resources.join(", "));
     }
-    for a in actions.iter().filter(|a| a.fixes_finding(&m.uuid, f)) {
+    for a in by_finding.get(&m.uuid, f) {
         let how = if a.automatic {
             "fix (automatic)"
         } else {

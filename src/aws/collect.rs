@@ -709,7 +709,7 @@ impl Collector<'_> {
         Ok(())
     }
 
-    /// Execution roles, only where an endpoint policy must be judged against them (a
+    /// Execution roles: only where an endpoint policy must be judged against them (a
     /// Secrets Manager or destination endpoint with a policy), or for remediation.
     async fn execution_roles(
         &self,
@@ -724,19 +724,27 @@ impl Collector<'_> {
                 if m.mode() != ScalingMode::OnDemand {
                     continue;
                 }
-                let services: Vec<&str> = crate::rules::required_services(m)
-                    .iter()
+                let services: Vec<_> = crate::rules::required_services(m)
+                    .into_iter()
                     .filter(|s| s.uses.iter().any(|u| u.role.is_some()))
-                    .map(|s| s.short)
                     .collect();
                 if services.is_empty() {
                     continue;
                 }
+                // The role decides a verdict only where an endpoint's policy does not allow
+                // the use whoever asks (AWS returns the default full-access policy for every
+                // interface endpoint with none set, so most allow): read it only there, one
+                // call per function, and keep a sweep's calls flat in mappings.
                 let vpc = mapping_vpc(&index, m);
                 let judged = vpc.is_some_and(|vpc| {
                     index.endpoints_in(&vpc).iter().any(|e| {
                         e.is_interface()
-                            && services.contains(&e.short_service())
+                            && services.iter().any(|s| {
+                                s.short == e.short_service()
+                                    && !index
+                                        .endpoint_policy(e)
+                                        .is_some_and(|p| p.is_ok_and(|p| allows_anyone(p, s)))
+                            })
                             && e.policy_document.is_some()
                     })
                 });
@@ -821,4 +829,16 @@ fn fatal(call: &'static str, class: ErrorClass) -> CollectError {
         call,
         message: format!("{}{hint}", class.describe()),
     }
+}
+
+/// Whether `policy` allows every role-bound use of `service` without knowing the role.
+fn allows_anyone(policy: &crate::policy::Policy, service: &crate::rules::Service) -> bool {
+    use crate::policy::{Decision, Principal, Request};
+    service.uses.iter().filter(|u| u.role.is_some()).all(|u| {
+        policy.evaluate(&Request {
+            action: u.action,
+            principal: Principal::Unknown,
+            resource: &u.resource,
+        }) == Decision::Allow
+    })
 }

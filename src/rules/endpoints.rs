@@ -9,8 +9,9 @@ use ipnet::Ipv4Net;
 use super::service_path::{one_subnet_per_az, Service};
 use super::sg::{admits, Peer};
 use super::{Ctx, Findings, Fix, RuleId, Severity};
+use crate::index::Index;
 use crate::model::{Subnet, VpcEndpoint};
-use crate::policy::{Decision, Policy, Principal, Request};
+use crate::policy::{Decision, Principal, Request};
 
 pub(crate) fn check(
     ctx: &Ctx<'_, '_>,
@@ -169,20 +170,25 @@ pub(crate) fn check(
         );
     }
 
-    check_policy(service, endpoint, findings);
+    check_policy(ctx.index, service, endpoint, findings);
 }
 
-fn check_policy(service: &Service, endpoint: &VpcEndpoint, findings: &mut Findings) {
+fn check_policy(
+    index: &Index<'_>,
+    service: &Service,
+    endpoint: &VpcEndpoint,
+    findings: &mut Findings,
+) {
     let label = service.label;
-    let guide = service.guide_policy().ok();
-    let fix = || match &guide {
-        Some(policy) => Fix::EndpointPolicy {
+    // Built only for a finding: most endpoints pass, and the role policy is JSON work.
+    let fix = || match service.guide_policy() {
+        Ok(policy) => Fix::EndpointPolicy {
             endpoint_id: endpoint.id.clone(),
-            policy: policy.clone(),
+            policy,
         },
-        None => Fix::None,
+        Err(_) => Fix::None,
     };
-    let Some(document) = endpoint.policy_document.as_deref() else {
+    let Some(parsed) = index.endpoint_policy(endpoint) else {
         findings.push(
             RuleId::EndpointPolicyOpen,
             Severity::Info,
@@ -192,7 +198,7 @@ fn check_policy(service: &Service, endpoint: &VpcEndpoint, findings: &mut Findin
         );
         return;
     };
-    let policy = match Policy::parse(document) {
+    let policy = match parsed {
         Ok(p) => p,
         Err(e) => {
             findings.push(

@@ -166,15 +166,19 @@ impl Report {
 
 /// Judges every mapping of the snapshot.
 pub fn evaluate(snapshot: &Snapshot) -> Report {
-    let index = Index::new(snapshot);
-    evaluate_with(&index)
+    evaluate_where(&Index::new(snapshot), |_| true)
 }
 
-pub(crate) fn evaluate_with(index: &Index<'_>) -> Report {
+/// Judges the mappings `wanted` selects (the summary counts only those).
+pub(crate) fn evaluate_where(
+    index: &Index<'_>,
+    wanted: impl Fn(&EventSourceMapping) -> bool,
+) -> Report {
     let mut mappings: Vec<MappingReport> = index
         .snapshot
         .mappings
         .iter()
+        .filter(|esm| wanted(esm))
         .map(|esm| evaluate_mapping(index, esm))
         .collect();
     mappings.sort_by(|a, b| a.uuid.cmp(&b.uuid));

@@ -271,7 +271,7 @@ async fn one_mapping_costs_at_most_twelve_calls() {
     let groups = vec![sg];
     let cluster = b.msk_cluster("c", &net.private, &groups, Auth::Scram).await;
     // The worst case: endpoints with private DNS (VPC attributes are read) and a Secrets
-    // Manager endpoint with a policy (the execution role is read).
+    // Manager endpoint whose policy names principals (the execution role is read).
     b.endpoint(&net.vpc, "lambda", &net.private, &groups, true)
         .await;
     b.endpoint(&net.vpc, "sts", &net.private, &groups, true)
@@ -282,7 +282,7 @@ async fn one_mapping_costs_at_most_twelve_calls() {
     b.ec2
         .modify_vpc_endpoint()
         .vpc_endpoint_id(&sm)
-        .policy_document(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#)
+        .policy_document(format!(r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"secretsmanager:GetSecretValue","Resource":"*"}}]}}"#, account.id))
         .send()
         .await
         .expect("ModifyVpcEndpoint");
@@ -334,9 +334,43 @@ async fn one_mapping_costs_at_most_twelve_calls() {
         "{:?}",
         report.mappings[0].findings
     );
+
+    // A policy that allows the secret to anyone (AWS's default full-access one included)
+    // cannot depend on the role: it is not read, one call fewer.
+    b.ec2
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(&sm)
+        .policy_document(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .expect("ModifyVpcEndpoint");
+    account.clear_requests();
+    let (report, counted) = audit(
+        &account,
+        Scope {
+            mappings: vec![uuid.clone()],
+            vpcs: vec![],
+        },
+    )
+    .await;
+    let requests = account.requests();
+    let mut expected = expected;
+    expected.remove("lambda:GetFunctionConfiguration");
+    assert_eq!(by_api(&requests), expected);
+    assert_eq!((requests.len(), counted as usize), (11, 11));
+    assert!(
+        report.mappings[0].verdict <= Verdict::Warn,
+        "{:?}",
+        report.mappings[0].findings
+    );
 }
 
-async fn spread(b: &Builder, mappings: usize, vpcs: usize, first_octet: u8) {
+/// `mappings` mappings over `vpcs` VPCs, each VPC with one cluster in one private subnet.
+/// With `secrets`, the clusters use SCRAM, the on-demand mappings read a secret, and every
+/// VPC has a Secrets Manager endpoint with private DNS and AWS's full-access policy.
+async fn spread(b: &Builder, mappings: usize, vpcs: usize, first_octet: u8, secrets: bool) {
     let mut clusters = Vec::new();
     for v in 0..vpcs {
         let octet = first_octet + v as u8;
@@ -344,11 +378,27 @@ async fn spread(b: &Builder, mappings: usize, vpcs: usize, first_octet: u8) {
         let subnet = b
             .private_subnet(&vpc, &format!("10.{octet}.1.0/24"), "us-east-1a")
             .await;
-        let sg = b.cluster_group(&vpc, &format!("sg-{v}"), 9098).await;
+        let port = if secrets { 9096 } else { 9098 };
+        let sg = b.cluster_group(&vpc, &format!("sg-{v}"), port).await;
+        let auth = if secrets { Auth::Scram } else { Auth::Iam };
+        let subnets = [subnet];
+        let groups = [sg];
         clusters.push(
-            b.msk_cluster(&format!("c{v}"), &[subnet], &[sg], Auth::Iam)
+            b.msk_cluster(&format!("c{v}"), &subnets, &groups, auth)
                 .await,
         );
+        if secrets {
+            let sm = b
+                .endpoint(&vpc, "secretsmanager", &subnets, &groups, true)
+                .await;
+            b.ec2
+                .modify_vpc_endpoint()
+                .vpc_endpoint_id(&sm)
+                .policy_document(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#)
+                .send()
+                .await
+                .expect("ModifyVpcEndpoint");
+        }
     }
     let f = b.function(&format!("fn-{first_octet}")).await;
     for i in 0..mappings {
@@ -358,32 +408,62 @@ async fn spread(b: &Builder, mappings: usize, vpcs: usize, first_octet: u8) {
         } else {
             b.function(&format!("fn-{first_octet}-{i}")).await
         };
-        b.msk_mapping(&function, &clusters[i % vpcs], i % 2 == 0, None)
+        let secret = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:s-{i}");
+        let secret = secrets.then_some(secret.as_str());
+        b.msk_mapping(&function, &clusters[i % vpcs], i % 2 == 0, secret)
             .await;
     }
 }
 
+/// The calls of a sweep, counted at the emulator, for 1, 10 and 100 mappings in 1 and 10
+/// VPCs: flat in mappings at a fixed number of VPCs (issue 7's target).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_stay_flat_as_mappings_grow() {
-    let small = account().await;
-    spread(&Builder::new(&small), 10, 10, 10).await;
-    let large = account().await;
-    spread(&Builder::new(&large), 50, 10, 10).await;
-    small.clear_requests();
-    large.clear_requests();
-    let (small_report, _) = audit(&small, Scope::default()).await;
-    let (large_report, _) = audit(&large, Scope::default()).await;
-    assert_eq!(small_report.mappings.len(), 10);
-    assert_eq!(large_report.mappings.len(), 50);
-    let small_calls = by_api(&small.requests());
-    let large_calls = by_api(&large.requests());
-    assert_eq!(
-        small_calls, large_calls,
-        "50 mappings cost the same calls as 10 over the same 10 VPCs"
-    );
-    let total: usize = large_calls.values().sum();
-    // List mappings, list clusters, 2 x subnets, route tables, NAT, endpoints, groups, ACLs.
-    assert_eq!(total, 9, "{large_calls:?}");
+async fn sweep_calls_are_flat_in_mappings() {
+    // List mappings, DescribeClusterV2 (one cluster) or ListClustersV2 (more), 2 x subnets,
+    // route tables, NAT, endpoints, groups, ACLs.
+    let plain: BTreeMap<&str, usize> = [
+        ("lambda:ListEventSourceMappings", 1),
+        ("ec2:DescribeSubnets", 2),
+        ("ec2:DescribeRouteTables", 1),
+        ("ec2:DescribeNatGateways", 1),
+        ("ec2:DescribeVpcEndpoints", 1),
+        ("ec2:DescribeSecurityGroups", 1),
+        ("ec2:DescribeNetworkAcls", 1),
+    ]
+    .into_iter()
+    .collect();
+    let mut octet = 20;
+    for (vpcs, secrets) in [(1, false), (10, false), (1, true), (10, true)] {
+        for mappings in [1, 10, 100] {
+            let account = account().await;
+            spread(&Builder::new(&account), mappings, vpcs, octet, secrets).await;
+            octet += vpcs as u8;
+            account.clear_requests();
+            let (report, counted) = audit(&account, Scope::default()).await;
+            assert_eq!(report.mappings.len(), mappings);
+            let mut expected: BTreeMap<String, usize> =
+                plain.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            // The mappings read vpcs.min(mappings) clusters: one is described, more listed.
+            let cluster_call = if vpcs.min(mappings) == 1 {
+                "kafka:DescribeClusterV2"
+            } else {
+                "kafka:ListClustersV2"
+            };
+            expected.insert(cluster_call.into(), 1);
+            if secrets {
+                // DNS support and hostnames of each VPC that relies on private DNS; no
+                // execution role is read (the policy allows anyone).
+                expected.insert("ec2:DescribeVpcAttribute".into(), 2 * vpcs.min(mappings));
+            }
+            let requests = account.requests();
+            assert_eq!(
+                by_api(&requests),
+                expected,
+                "{mappings} mappings in {vpcs} VPC(s), secrets {secrets}"
+            );
+            assert_eq!(counted as usize, requests.len(), "own count = emulator's");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
