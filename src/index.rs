@@ -23,6 +23,9 @@ pub struct Index<'a> {
     default_acl: FastMap<&'a str, &'a NetworkAcl>,
     endpoints_by_vpc: FastMap<&'a str, Vec<&'a VpcEndpoint>>,
     subnets_by_vpc: FastMap<&'a str, Vec<&'a Subnet>>,
+    /// Each network ACL's entries in rule-number order, (ingress, egress): sorted once, read
+    /// for every flow of every mapping in its subnets.
+    acl_entries: FastMap<&'a str, [Vec<&'a NaclEntry>; 2]>,
     /// Each endpoint's policy, parsed once: every mapping an endpoint serves reads it.
     endpoint_policies: FastMap<&'a str, Result<Policy, PolicyError>>,
 }
@@ -58,6 +61,7 @@ impl<'a> Index<'a> {
             default_acl: FastMap::default(),
             endpoints_by_vpc: FastMap::default(),
             subnets_by_vpc: FastMap::default(),
+            acl_entries: FastMap::default(),
             endpoint_policies: FastMap::default(),
         };
         for subnet in &snapshot.subnets {
@@ -76,6 +80,14 @@ impl<'a> Index<'a> {
             }
         }
         for acl in &snapshot.network_acls {
+            let mut by_direction: [Vec<&NaclEntry>; 2] = [Vec::new(), Vec::new()];
+            for entry in &acl.entries {
+                by_direction[usize::from(entry.egress)].push(entry);
+            }
+            for entries in &mut by_direction {
+                entries.sort_by_key(|e| e.rule_number);
+            }
+            index.acl_entries.insert(&acl.id, by_direction);
             if acl.is_default {
                 index.default_acl.insert(&acl.vpc_id, acl);
             }
@@ -119,6 +131,14 @@ impl<'a> Index<'a> {
             .get(subnet.id.as_str())
             .or_else(|| self.default_acl.get(subnet.vpc_id.as_str()))
             .copied()
+    }
+
+    /// The entries of `acl` in one direction, lowest rule number first.
+    pub fn acl_entries(&self, acl: &NetworkAcl, egress: bool) -> &[&'a NaclEntry] {
+        self.acl_entries
+            .get(acl.id.as_str())
+            .map(|e| e[usize::from(egress)].as_slice())
+            .unwrap_or_default()
     }
 
     pub fn subnets_in(&self, vpc_id: &str) -> &[&'a Subnet] {

@@ -155,6 +155,15 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
         let mut new_automatic = Vec::new();
         for mapping in &current.mappings {
             for finding in &mapping.findings {
+                if let Some(id) = planned_endpoint(&actions, finding) {
+                    // Every mapping of the VPC that lacks the service points at the same
+                    // endpoint (same subnets, same policy): add the finding, and skip building
+                    // a policy-sized action only to merge it away.
+                    if let Some(existing) = actions.get_mut(&id) {
+                        existing.fixes.push(finding_ref(mapping, finding));
+                    }
+                    continue;
+                }
                 for action in actions_for(&index, &serving, mapping, finding) {
                     match actions.get_mut(&action.id) {
                         Some(existing) => merge(&index, existing, action),
@@ -199,6 +208,36 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
         action.fixes.dedup();
     }
     actions
+}
+
+/// The id of an automatic endpoint creation already planned that `finding` would plan
+/// again: the same (VPC, service), and nothing about this mapping that would make its
+/// own action manual instead.
+fn planned_endpoint(actions: &BTreeMap<String, Action>, finding: &Finding) -> Option<String> {
+    let Fix::CreateEndpoint {
+        vpc_id,
+        service,
+        security_group_id,
+        policy: Some(_),
+        private_dns_off: None,
+        ..
+    } = &finding.fix
+    else {
+        return None;
+    };
+    if security_group_id.is_empty() {
+        return None;
+    }
+    let id = format!("create-endpoint/{vpc_id}/{service}");
+    actions.get(&id).is_some_and(|a| a.automatic).then_some(id)
+}
+
+fn finding_ref(mapping: &MappingReport, finding: &Finding) -> FindingRef {
+    FindingRef {
+        esm_uuid: mapping.uuid.clone(),
+        rule: finding.rule,
+        resources: finding.resources.clone(),
+    }
 }
 
 /// The VPCs that `actions` change; `None` when one of them cannot be placed (then every
@@ -408,11 +447,7 @@ fn actions_for(
     finding: &Finding,
 ) -> Vec<Action> {
     let snapshot = index.snapshot;
-    let fixes = vec![FindingRef {
-        esm_uuid: mapping.uuid.clone(),
-        rule: finding.rule,
-        resources: finding.resources.clone(),
-    }];
+    let fixes = vec![finding_ref(mapping, finding)];
     let manual = |key: &str, description: String, command: String| Action {
         id: format!("manual/{}/{key}", finding.rule),
         kind: ActionKind::Manual {

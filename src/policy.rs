@@ -4,6 +4,7 @@
 //! `*`, `{"AWS": ...}` and `{"Service": ...}`. A statement whose Condition would decide the
 //! outcome is never counted as an allow: the result is `Undecidable`, quoting it.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -11,6 +12,12 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub statements: Vec<Statement>,
+    /// Statements that apply to an IAM principal only when it is one of the exact ARNs they
+    /// list, by ARN; every other statement is in `general`. A policy esm-guard writes for a
+    /// VPC has one statement per execution role, and each mapping's check then reads its
+    /// own statement instead of all of them (linear, not quadratic, in the VPC's mappings).
+    by_arn: HashMap<String, Vec<usize>>,
+    general: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +105,26 @@ impl Policy {
                 parse_statement(s).map_err(|problem| PolicyError::Statement { index, problem })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Policy { statements })
+        let mut by_arn: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut general = Vec::new();
+        for (i, statement) in statements.iter().enumerate() {
+            match exact_arns(&statement.principal) {
+                Some(arns) => {
+                    for arn in arns {
+                        let entry = by_arn.entry(arn.clone()).or_default();
+                        if entry.last() != Some(&i) {
+                            entry.push(i);
+                        }
+                    }
+                }
+                None => general.push(i),
+            }
+        }
+        Ok(Policy {
+            statements,
+            by_arn,
+            general,
+        })
     }
 
     /// The default endpoint policy: one unconditional Allow of `*` to everyone on `*`.
@@ -119,7 +145,17 @@ impl Policy {
         let mut allowed = false;
         let mut unsure_allow = Vec::new();
         let mut unsure_deny = Vec::new();
-        for statement in &self.statements {
+        // Statements in document order (the first explicit deny is the one reported).
+        let candidates: Vec<usize> = match request.principal {
+            Principal::Aws(arn) => {
+                let mut c = self.general.clone();
+                c.extend(self.by_arn.get(arn).into_iter().flatten());
+                c.sort_unstable();
+                c
+            }
+            _ => (0..self.statements.len()).collect(),
+        };
+        for statement in candidates.into_iter().map(|i| &self.statements[i]) {
             let applies = match statement.applies(request) {
                 Applies::No => continue,
                 Applies::Yes => statement
@@ -162,12 +198,9 @@ impl Statement {
     }
 
     fn applies(&self, request: &Request<'_>) -> Applies {
-        let action = self.actions.matches(|p| {
-            glob_match(
-                &p.to_ascii_lowercase(),
-                &request.action.to_ascii_lowercase(),
-            )
-        });
+        let action = self
+            .actions
+            .matches(|p| glob_match_by(p, request.action, |a, b| a.eq_ignore_ascii_case(&b)));
         let resource = self.resources.matches(|p| glob_match(p, request.resource));
         if !action || !resource {
             return Applies::No;
@@ -207,6 +240,27 @@ impl Statement {
 impl Matcher {
     fn matches(&self, test: impl Fn(&str) -> bool) -> bool {
         self.patterns.iter().any(|p| test(p)) != self.negated
+    }
+}
+
+/// The ARNs a statement's principal lists, when it applies to an IAM principal exactly when
+/// the principal is one of them: no wildcard, no account entry, nothing but `AWS` entries.
+fn exact_arns(principal: &PrincipalSpec) -> Option<&[String]> {
+    match principal {
+        PrincipalSpec::Listed {
+            aws,
+            service,
+            other,
+        } if !aws.is_empty()
+            && service.is_empty()
+            && other.is_empty()
+            && aws.iter().all(|a| {
+                a.starts_with("arn:") && !a.contains(['*', '?']) && !a.ends_with(":root")
+            }) =>
+        {
+            Some(aws)
+        }
+        _ => None,
     }
 }
 
@@ -307,12 +361,25 @@ fn strings(v: &Value) -> Option<Vec<String>> {
 
 /// IAM wildcard match: `*` any run of characters, `?` exactly one.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    glob_match_by(pattern, text, |a, b| a == b)
+}
+
+/// `glob_match` with `eq` deciding whether two characters match (case-insensitive actions).
+fn glob_match_by(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
+    // Most patterns are `*` or a literal: no need to walk them.
+    if pattern == "*" {
+        return true;
+    }
+    if !pattern.contains(['*', '?']) {
+        return pattern.len() == text.len()
+            && pattern.chars().zip(text.chars()).all(|(a, b)| eq(a, b));
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == '?' || eq(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == '*' {

@@ -78,7 +78,9 @@ pub(crate) fn check(
         }
         for flow in flows {
             for leg in flow.legs() {
-                if let Err(blocker) = passes(acl, leg.egress, leg.ports, leg.peer) {
+                if let Err(blocker) =
+                    passes(index.acl_entries(acl, leg.egress), leg.ports, leg.peer)
+                {
                     report(acl, subnet, &flow, &leg, blocker, findings);
                 }
             }
@@ -163,14 +165,7 @@ impl<'a> Flow<'a> {
 
 /// Walks the entries in rule-number order. Ok when an allow covering all of the traffic is
 /// reached before any deny touching it; Err(rule number) of the entry that blocks.
-fn passes(
-    acl: &NetworkAcl,
-    egress: bool,
-    (from, to): (u16, u16),
-    peer: Ipv4Net,
-) -> Result<(), i32> {
-    let mut entries: Vec<&NaclEntry> = acl.entries.iter().filter(|e| e.egress == egress).collect();
-    entries.sort_by_key(|e| e.rule_number);
+fn passes(entries: &[&NaclEntry], (from, to): (u16, u16), peer: Ipv4Net) -> Result<(), i32> {
     for entry in entries {
         let Some(cidr) = entry.cidr else { continue };
         let ports = entry.tcp_overlap(from, to);
