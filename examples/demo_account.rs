@@ -12,15 +12,20 @@ use support::emulator::Account;
 #[tokio::main]
 async fn main() {
     let id = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "123456789012".into());
+    let endpoint = std::env::var("ESM_GUARD_EMULATOR_URL").expect("ESM_GUARD_EMULATOR_URL");
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(std::env::var("ESM_GUARD_EMULATOR_URL").expect("ESM_GUARD_EMULATOR_URL"))
+        .endpoint_url(&endpoint)
         .credentials_provider(aws_credential_types::Credentials::new(
             &id, "secret", None, None, "demo",
         ))
         .load()
         .await;
-    let b = Builder::new(&Account { id, config });
+    let b = Builder::new(&Account {
+        id,
+        config,
+        endpoint,
+    });
 
     let vpc = b.vpc("10.0.0.0/16").await;
     let private: Vec<String> = vec![

@@ -516,6 +516,7 @@ impl Sample {
             iam_action: api_call.to_string(),
             error: format!("AccessDenied: not authorized to perform {api_call}"),
             scope,
+            cause: GapCause::Denied,
         });
     }
 

@@ -87,6 +87,12 @@ fn gap(call: &'static str, class: &ErrorClass, scope: GapScope) -> DataGap {
         iam_action: call.to_string(),
         error: class.describe(),
         scope,
+        cause: match class {
+            ErrorClass::Throttled { .. } => GapCause::Throttled,
+            ErrorClass::Unavailable { .. } => GapCause::Unavailable,
+            ErrorClass::Deadline => GapCause::Deadline,
+            _ => GapCause::Denied,
+        },
     }
 }
 

@@ -9,11 +9,14 @@ pub enum ErrorClass {
     Denied { code: String, message: String },
     /// Throttled even after the SDK's bounded retries: the fact is unknown.
     Throttled { code: String, message: String },
+    /// The service failed (5xx) or the connection did (reset, timeout, a cut-off response),
+    /// still after the SDK's bounded retries: the fact is unknown.
+    Unavailable { code: String, message: String },
     /// The resource does not exist.
     NotFound { code: String, message: String },
     /// The run's deadline (the Lambda's remaining time) came first: the fact is unknown.
     Deadline,
-    /// Anything else: the run cannot be trusted and stops.
+    /// Anything else (a request AWS calls invalid): a defect, the run stops.
     Other(String),
 }
 
@@ -22,7 +25,10 @@ impl ErrorClass {
     pub fn is_gap(&self) -> bool {
         matches!(
             self,
-            ErrorClass::Denied { .. } | ErrorClass::Throttled { .. }
+            ErrorClass::Denied { .. }
+                | ErrorClass::Throttled { .. }
+                | ErrorClass::Unavailable { .. }
+                | ErrorClass::Deadline
         )
     }
 
@@ -30,6 +36,7 @@ impl ErrorClass {
         match self {
             ErrorClass::Denied { code, message }
             | ErrorClass::Throttled { code, message }
+            | ErrorClass::Unavailable { code, message }
             | ErrorClass::NotFound { code, message } => {
                 if message.is_empty() {
                     code.clone()
@@ -50,12 +57,24 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let SdkError::ServiceError(service) = error else {
-        // Timeouts, connection failures, unparseable responses.
-        return ErrorClass::Other(format!(
+    let context = || {
+        format!(
             "{}",
             aws_smithy_types::error::display::DisplayErrorContext(error)
-        ));
+        )
+    };
+    let unavailable = |code: &str| ErrorClass::Unavailable {
+        code: code.to_string(),
+        message: context(),
+    };
+    let service = match error {
+        SdkError::ServiceError(service) => service,
+        SdkError::TimeoutError(_) => return unavailable("Timeout"),
+        SdkError::DispatchFailure(_) => return unavailable("ConnectionFailed"),
+        // A response cut off or unreadable (a connection reset mid-body).
+        SdkError::ResponseError(_) => return unavailable("ResponseUnreadable"),
+        // The request could not even be built: a defect, not the network.
+        _ => return ErrorClass::Other(context()),
     };
     let err = service.err();
     let code = err.code().unwrap_or_default().to_string();
@@ -74,10 +93,19 @@ where
         | "RequestThrottled"
         | "SlowDown" => ErrorClass::Throttled { code, message },
         "ResourceNotFoundException" | "NotFoundException" => ErrorClass::NotFound { code, message },
-        "" => ErrorClass::Other(format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(error)
-        )),
+        "InternalError"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "InternalServerErrorException"
+        | "InternalServiceError"
+        | "ServiceException"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "ServiceUnavailableError"
+        | "Unavailable"
+        | "BadGateway"
+        | "GatewayTimeout" => ErrorClass::Unavailable { code, message },
+        "" => ErrorClass::Other(context()),
         _ => ErrorClass::Other(if message.is_empty() {
             code
         } else {

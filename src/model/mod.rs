@@ -61,6 +61,24 @@ pub struct DataGap {
     /// The error code and message the call returned.
     pub error: String,
     pub scope: GapScope,
+    /// Why it could not be read, which decides the advice (snapshots written before this
+    /// field held access-denied gaps only).
+    #[serde(default)]
+    pub cause: GapCause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GapCause {
+    /// esm-guard's role lacks the IAM action.
+    #[default]
+    Denied,
+    /// Throttled past the SDK's retries.
+    Throttled,
+    /// A server error or a failed connection, past the SDK's retries.
+    Unavailable,
+    /// The run's deadline (the function's remaining time) came first.
+    Deadline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ pub use service_path::{required_services, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
-use crate::model::{EventSourceMapping, GapScope, ScalingMode, Snapshot};
+use crate::model::{EventSourceMapping, GapCause, GapScope, ScalingMode, Snapshot};
 use network::Derived;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,15 +289,40 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         })
         .collect();
     for gap in &gaps {
+        let (advice, fix) = match gap.cause {
+            GapCause::Denied => (
+                format!(
+                    "grant the IAM action {} to the role esm-guard runs as",
+                    gap.iam_action
+                ),
+                Fix::GrantIam {
+                    action: gap.iam_action.clone(),
+                },
+            ),
+            GapCause::Throttled => (
+                "it was throttled past the retries; the next run (or the schedule) reads it again"
+                    .to_string(),
+                Fix::None,
+            ),
+            GapCause::Unavailable => (
+                "AWS or the connection failed past the retries; the next run (or the schedule) reads it again"
+                    .to_string(),
+                Fix::None,
+            ),
+            GapCause::Deadline => (
+                "the run ran out of time; raise the function's timeout if this repeats".to_string(),
+                Fix::None,
+            ),
+        };
         findings.push(
             RuleId::InsufficientData,
             Severity::Unknown,
             vec![gap.api_call.clone()],
             format!(
-                "{} failed ({}), so this mapping cannot be judged; grant the IAM action {} to the role esm-guard runs as",
-                gap.api_call, gap.error, gap.iam_action
+                "{} failed ({}), so this mapping cannot be judged; {advice}",
+                gap.api_call, gap.error
             ),
-            Fix::GrantIam { action: gap.iam_action.clone() },
+            fix,
         );
     }
 

@@ -1,5 +1,6 @@
-//! Faults injected at the emulator (its fault rules act as the fault-injecting layer in
-//! front of moto): never a false pass, retries bounded, the deadline respected.
+//! Faults injected at the emulator (its fault rules, for API errors and slow answers) and
+//! on the wire by the fault proxy in front of it (resets between pages, responses cut off):
+//! never a false pass, retries bounded, the deadline respected.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde_json::json;
 
 use crate::support::account::{Auth, Builder};
 use crate::support::emulator::{account, Account};
+use crate::support::proxy::account_via_proxy;
 
 /// A healthy provisioned mapping: it passes when every fact can be read.
 async fn healthy(account: &Account, octet: u8) -> String {
@@ -127,21 +129,46 @@ async fn access_denied_on_each_call_is_unknown_naming_the_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_persistent_server_error_stops_the_run_naming_the_call() {
+async fn a_persistent_server_error_is_unknown_naming_the_call() {
     let account = account().await;
-    healthy(&account, 43).await;
-    account.fault(json!({"service": "ec2", "action": "DescribeRouteTables", "status": 500, "code": "InternalError", "message": "boom"}));
+    let uuid = healthy(&account, 43).await;
+    for (status, code) in [(500, "InternalError"), (503, "Unavailable")] {
+        account.clear_requests();
+        account.fault(json!({"service": "ec2", "action": "DescribeRouteTables", "status": status, "code": code, "message": "boom"}));
+        let report = audit(&account, None).await.expect("a gap, not an error");
+        unknown_naming(&report, &uuid, "ec2:DescribeRouteTables");
+        let m = report.mapping(&uuid).unwrap();
+        assert!(
+            m.findings.iter().any(|f| f.message.contains(code)
+                && f.message.contains("the next run")
+                && !f.message.contains("grant")),
+            "a server error is not a missing permission: {:?}",
+            m.findings
+        );
+        let attempts = account
+            .requests()
+            .iter()
+            .filter(|r| r.ends_with(":DescribeRouteTables"))
+            .count();
+        assert_eq!(
+            attempts, 3,
+            "{code}: bounded by the 3 attempts of the config"
+        );
+    }
+    // A request AWS calls invalid is a defect, not the network: the run stops, naming it.
+    account.fault(json!({"service": "ec2", "action": "DescribeRouteTables", "status": 400, "code": "InvalidParameterValue", "message": "bad filter"}));
     let error = audit(&account, None)
         .await
-        .expect_err("an unexplained failure is not a gap");
+        .expect_err("an invalid request is not a gap");
     assert!(
-        error.to_string().contains("ec2:DescribeRouteTables"),
+        error.to_string().contains("ec2:DescribeRouteTables")
+            && error.to_string().contains("InvalidParameterValue"),
         "{error}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_reset_is_retried() {
+async fn a_connection_reset_is_retried_then_unknown() {
     let account = account().await;
     let uuid = healthy(&account, 44).await;
     account
@@ -149,13 +176,115 @@ async fn a_connection_reset_is_retried() {
     let report = audit(&account, None).await.expect("the retry succeeds");
     assert_eq!(report.mapping(&uuid).unwrap().verdict, Verdict::Pass);
     account.fault(json!({"service": "ec2", "action": "DescribeRouteTables", "reset": true}));
-    let error = audit(&account, None)
+    let report = audit(&account, None)
         .await
-        .expect_err("a connection that keeps failing stops the run");
-    assert!(
-        error.to_string().contains("ec2:DescribeRouteTables"),
-        "{error}"
+        .expect("a connection that keeps failing is a gap");
+    unknown_naming(&report, &uuid, "ec2:DescribeRouteTables");
+}
+
+/// A healthy mapping in a VPC with enough route tables that `DescribeRouteTables` (pages of
+/// 100) takes two pages: the mapping's own table is on the first.
+async fn healthy_with_two_pages_of_route_tables(account: &Account, octet: u8) -> String {
+    let uuid = healthy(account, octet).await;
+    let b = Builder::new(account);
+    let vpc = b
+        .ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("cidr")
+                .values(format!("10.{octet}.0.0/16"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeVpcs")
+        .vpcs()[0]
+        .vpc_id()
+        .expect("VPC id")
+        .to_string();
+    for _ in 0..100 {
+        b.ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .expect("CreateRouteTable");
+    }
+    uuid
+}
+
+/// The fault proxy resets the connection after page 1 of `DescribeRouteTables`: once, the
+/// SDK retries page 2 and the verdict stands; every time, the mapping is unknown, never
+/// judged on page 1 alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_between_pages_is_retried_or_unknown_never_half_read() {
+    let account = account_via_proxy().await;
+    let uuid = healthy_with_two_pages_of_route_tables(&account, 46).await;
+    let report = audit(&account, None).await.expect("no fault");
+    assert_eq!(report.mapping(&uuid).unwrap().verdict, Verdict::Pass);
+    let pages = |account: &Account| -> Vec<(bool, Option<String>)> {
+        account
+            .wire_requests()
+            .into_iter()
+            .filter(|(action, _, _)| action == "DescribeRouteTables")
+            .map(|(_, paged, fault)| (paged, fault))
+            .collect()
+    };
+    assert_eq!(
+        pages(&account),
+        vec![(false, None), (true, None)],
+        "two pages"
     );
+
+    account.wire_fault(
+        json!({"action": "DescribeRouteTables", "paged": true, "reset": true, "count": 1}),
+    );
+    let report = audit(&account, None).await.expect("the retry succeeds");
+    assert_eq!(report.mapping(&uuid).unwrap().verdict, Verdict::Pass);
+    assert_eq!(
+        pages(&account)[2..],
+        [(false, None), (true, Some("reset".into())), (true, None)],
+        "page 1, page 2 reset, page 2 again"
+    );
+
+    account.wire_fault(json!({"action": "DescribeRouteTables", "paged": true, "reset": true}));
+    let report = audit(&account, None).await.expect("a gap, not an error");
+    account.clear_wire_faults();
+    unknown_naming(&report, &uuid, "ec2:DescribeRouteTables");
+    assert_eq!(
+        pages(&account)[5..],
+        [
+            (false, None),
+            (true, Some("reset".into())),
+            (true, Some("reset".into())),
+            (true, Some("reset".into()))
+        ],
+        "page 1, then page 2 three times (the config's attempts), each reset"
+    );
+}
+
+/// A response cut off mid-body (the connection reset after half of it) is never parsed as
+/// a shorter list: retried, and unknown when it keeps happening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cut_off_mid_body_is_retried_or_unknown() {
+    let account = account_via_proxy().await;
+    let uuid = healthy(&account, 47).await;
+    account.wire_fault(json!({"action": "DescribeSecurityGroups", "truncate": true, "count": 1}));
+    let report = audit(&account, None).await.expect("the retry succeeds");
+    assert_eq!(report.mapping(&uuid).unwrap().verdict, Verdict::Pass);
+    account.wire_fault(json!({"action": "DescribeSecurityGroups", "truncate": true}));
+    let report = audit(&account, None).await.expect("a gap, not an error");
+    account.clear_wire_faults();
+    unknown_naming(&report, &uuid, "ec2:DescribeSecurityGroups");
+    let cut = account
+        .wire_requests()
+        .iter()
+        .filter(|(action, _, fault)| {
+            action == "DescribeSecurityGroups" && fault.as_deref() == Some("truncate")
+        })
+        .count();
+    assert_eq!(cut, 1 + 3, "one cut retried, then three attempts cut");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

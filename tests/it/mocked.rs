@@ -197,11 +197,13 @@ async fn every_fact_read_passes() {
 }
 
 #[tokio::test]
-async fn each_denial_or_throttle_is_unknown_naming_the_call() {
+async fn each_denial_throttle_or_server_error_is_unknown_naming_the_call() {
     for code in [
         "UnauthorizedOperation",
         "RequestLimitExceeded",
         "Throttling",
+        "InternalError",
+        "Unavailable",
     ] {
         let denied = mock!(aws_sdk_ec2::Client::describe_route_tables).then_error(move || {
             aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesError::generic(error(
@@ -225,16 +227,16 @@ async fn each_denial_or_throttle_is_unknown_naming_the_call() {
 }
 
 #[tokio::test]
-async fn an_unexplained_error_stops_the_run_naming_the_call() {
+async fn an_invalid_request_stops_the_run_naming_the_call() {
     let broken = mock!(aws_sdk_ec2::Client::describe_route_tables).then_error(|| {
         aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesError::generic(error(
-            "InternalError",
+            "InvalidParameterValue",
         ))
     });
-    let error = audit(broken).await.expect_err("not a gap");
+    let error = audit(broken).await.expect_err("a defect, not a gap");
     assert!(
         error.to_string().contains("ec2:DescribeRouteTables")
-            && error.to_string().contains("InternalError"),
+            && error.to_string().contains("InvalidParameterValue"),
         "{error}"
     );
 }

@@ -66,31 +66,41 @@ pub fn emulator() -> &'static Emulator {
 pub struct Account {
     pub id: String,
     pub config: SdkConfig,
+    /// Where its calls go: the emulator, or the fault proxy in front of it.
+    pub endpoint: String,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 pub async fn account() -> Account {
-    let emulator = emulator();
+    account_at(&emulator().url).await
+}
+
+/// A fresh account whose SDK calls go to `endpoint` (the emulator, or a proxy in front of it).
+pub async fn account_at(endpoint: &str) -> Account {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     let id = format!("{:06}{:06}", 100_000 + std::process::id() % 900_000, n);
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(&emulator.url)
+        .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::new(
             &id, "secret", None, None, "test",
         ))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
         .load()
         .await;
-    Account { id, config }
+    Account {
+        id,
+        config,
+        endpoint: endpoint.to_string(),
+    }
 }
 
 impl Account {
     /// The environment that points the esm-guard binary at this account.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("AWS_ENDPOINT_URL", emulator().url.clone()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ACCESS_KEY_ID", self.id.clone()),
             ("AWS_SECRET_ACCESS_KEY", "secret".into()),
             ("AWS_REGION", "us-east-1".into()),
@@ -145,7 +155,12 @@ impl Account {
 
 /// A call to the emulator's control endpoints (plain HTTP/1.1 on loopback).
 pub fn control(method: &str, path: &str, body: Option<&Value>) -> Value {
-    let url = emulator().url.trim_start_matches("http://").to_string();
+    control_at(&emulator().url, method, path, body)
+}
+
+/// A control call to `base` (the emulator, or the fault proxy in front of it).
+pub fn control_at(base: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let url = base.trim_start_matches("http://").to_string();
     let mut stream = TcpStream::connect(&url).expect("connect to emulator");
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
