@@ -88,111 +88,116 @@ impl<'c> Locator<'c> {
             }
         }
         let mut vpcs = BTreeSet::new();
-        for (kind, ids) in by_kind {
-            let filter = |name: &str| {
-                Filter::builder()
-                    .name(name)
-                    .set_values(Some(ids.clone()))
-                    .build()
-            };
-            let failed = |call: &'static str, e: &dyn std::fmt::Display| LocateError {
-                call,
-                message: e.to_string(),
-            };
-            if !KINDS.contains(&kind) {
-                continue;
-            }
-            self.count();
-            match kind {
-                "sg" => {
-                    let out = ec2
-                        .describe_security_groups()
-                        .filters(filter("group-id"))
-                        .send()
-                        .await
-                        .map_err(|e| failed("ec2:DescribeSecurityGroups", &describe(&e)))?;
-                    vpcs.extend(
-                        out.security_groups()
-                            .iter()
-                            .filter_map(|g| g.vpc_id().map(str::to_string)),
-                    );
+        for (kind, all_ids) in by_kind {
+            // EC2 takes at most 200 values in one filter; an event names a handful, but a
+            // bulk change (one call revoking hundreds of rules) must not make the call fail.
+            for ids in all_ids.chunks(200) {
+                let ids = ids.to_vec();
+                let filter = |name: &str| {
+                    Filter::builder()
+                        .name(name)
+                        .set_values(Some(ids.clone()))
+                        .build()
+                };
+                let failed = |call: &'static str, e: &dyn std::fmt::Display| LocateError {
+                    call,
+                    message: e.to_string(),
+                };
+                if !KINDS.contains(&kind) {
+                    continue;
                 }
-                "rtb" | "rtbassoc" => {
-                    let name = if kind == "rtb" {
-                        "route-table-id"
-                    } else {
-                        "association.route-table-association-id"
-                    };
-                    let out = ec2
-                        .describe_route_tables()
-                        .filters(filter(name))
-                        .send()
-                        .await
-                        .map_err(|e| failed("ec2:DescribeRouteTables", &describe(&e)))?;
-                    vpcs.extend(
-                        out.route_tables()
-                            .iter()
-                            .filter_map(|t| t.vpc_id().map(str::to_string)),
-                    );
+                self.count();
+                match kind {
+                    "sg" => {
+                        let out = ec2
+                            .describe_security_groups()
+                            .filters(filter("group-id"))
+                            .send()
+                            .await
+                            .map_err(|e| failed("ec2:DescribeSecurityGroups", &describe(&e)))?;
+                        vpcs.extend(
+                            out.security_groups()
+                                .iter()
+                                .filter_map(|g| g.vpc_id().map(str::to_string)),
+                        );
+                    }
+                    "rtb" | "rtbassoc" => {
+                        let name = if kind == "rtb" {
+                            "route-table-id"
+                        } else {
+                            "association.route-table-association-id"
+                        };
+                        let out = ec2
+                            .describe_route_tables()
+                            .filters(filter(name))
+                            .send()
+                            .await
+                            .map_err(|e| failed("ec2:DescribeRouteTables", &describe(&e)))?;
+                        vpcs.extend(
+                            out.route_tables()
+                                .iter()
+                                .filter_map(|t| t.vpc_id().map(str::to_string)),
+                        );
+                    }
+                    "nat" => {
+                        let out = ec2
+                            .describe_nat_gateways()
+                            .filter(filter("nat-gateway-id"))
+                            .send()
+                            .await
+                            .map_err(|e| failed("ec2:DescribeNatGateways", &describe(&e)))?;
+                        vpcs.extend(
+                            out.nat_gateways()
+                                .iter()
+                                .filter_map(|n| n.vpc_id().map(str::to_string)),
+                        );
+                    }
+                    "vpce" => {
+                        let out = ec2
+                            .describe_vpc_endpoints()
+                            .filters(filter("vpc-endpoint-id"))
+                            .send()
+                            .await
+                            .map_err(|e| failed("ec2:DescribeVpcEndpoints", &describe(&e)))?;
+                        vpcs.extend(
+                            out.vpc_endpoints()
+                                .iter()
+                                .filter_map(|v| v.vpc_id().map(str::to_string)),
+                        );
+                    }
+                    "acl" | "aclassoc" => {
+                        let name = if kind == "acl" {
+                            "network-acl-id"
+                        } else {
+                            "association.association-id"
+                        };
+                        let out = ec2
+                            .describe_network_acls()
+                            .filters(filter(name))
+                            .send()
+                            .await
+                            .map_err(|e| failed("ec2:DescribeNetworkAcls", &describe(&e)))?;
+                        vpcs.extend(
+                            out.network_acls()
+                                .iter()
+                                .filter_map(|a| a.vpc_id().map(str::to_string)),
+                        );
+                    }
+                    "subnet" => {
+                        let out = ec2
+                            .describe_subnets()
+                            .filters(filter("subnet-id"))
+                            .send()
+                            .await
+                            .map_err(|e| failed("ec2:DescribeSubnets", &describe(&e)))?;
+                        vpcs.extend(
+                            out.subnets()
+                                .iter()
+                                .filter_map(|s| s.vpc_id().map(str::to_string)),
+                        );
+                    }
+                    _ => {}
                 }
-                "nat" => {
-                    let out = ec2
-                        .describe_nat_gateways()
-                        .filter(filter("nat-gateway-id"))
-                        .send()
-                        .await
-                        .map_err(|e| failed("ec2:DescribeNatGateways", &describe(&e)))?;
-                    vpcs.extend(
-                        out.nat_gateways()
-                            .iter()
-                            .filter_map(|n| n.vpc_id().map(str::to_string)),
-                    );
-                }
-                "vpce" => {
-                    let out = ec2
-                        .describe_vpc_endpoints()
-                        .filters(filter("vpc-endpoint-id"))
-                        .send()
-                        .await
-                        .map_err(|e| failed("ec2:DescribeVpcEndpoints", &describe(&e)))?;
-                    vpcs.extend(
-                        out.vpc_endpoints()
-                            .iter()
-                            .filter_map(|v| v.vpc_id().map(str::to_string)),
-                    );
-                }
-                "acl" | "aclassoc" => {
-                    let name = if kind == "acl" {
-                        "network-acl-id"
-                    } else {
-                        "association.association-id"
-                    };
-                    let out = ec2
-                        .describe_network_acls()
-                        .filters(filter(name))
-                        .send()
-                        .await
-                        .map_err(|e| failed("ec2:DescribeNetworkAcls", &describe(&e)))?;
-                    vpcs.extend(
-                        out.network_acls()
-                            .iter()
-                            .filter_map(|a| a.vpc_id().map(str::to_string)),
-                    );
-                }
-                "subnet" => {
-                    let out = ec2
-                        .describe_subnets()
-                        .filters(filter("subnet-id"))
-                        .send()
-                        .await
-                        .map_err(|e| failed("ec2:DescribeSubnets", &describe(&e)))?;
-                    vpcs.extend(
-                        out.subnets()
-                            .iter()
-                            .filter_map(|s| s.vpc_id().map(str::to_string)),
-                    );
-                }
-                _ => {}
             }
         }
         Ok(vpcs)

@@ -120,6 +120,17 @@ pub enum EventError {
     },
 }
 
+/// A value from the event, as it goes into a reason: quoted (control characters and quotes
+/// escaped, so a log line cannot be forged) and cut to 80 characters (an event may be
+/// 256 KB).
+pub(crate) fn shown(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
 fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -179,7 +190,11 @@ pub fn classify(event: &Value) -> Result<Trigger, EventError> {
     }
     if detail_type != CLOUDTRAIL_DETAIL_TYPE {
         return Ok(Trigger::Ignored {
-            reason: format!("not a CloudTrail call or a schedule (source {source:?}, detail-type {detail_type:?})"),
+            reason: format!(
+                "not a CloudTrail call or a schedule (source {}, detail-type {})",
+                shown(source),
+                shown(detail_type)
+            ),
         });
     }
     let detail = match event.get("detail") {
@@ -205,15 +220,26 @@ pub fn classify(event: &Value) -> Result<Trigger, EventError> {
             .map(str::to_string)
             .unwrap_or_else(|| code.to_string());
         return Ok(Trigger::Ignored {
-            reason: format!("{event_source} {event_name} failed with {code}: nothing changed"),
+            reason: format!(
+                "{} {} failed with {}: nothing changed",
+                shown(event_source),
+                shown(event_name),
+                shown(&code)
+            ),
         });
     }
     match event_source {
         "lambda.amazonaws.com" => mapping_call(detail, event_name),
-        "ec2.amazonaws.com" if NETWORK_EVENTS.contains(&event_name) => network_call(detail, event_name),
+        "ec2.amazonaws.com" if NETWORK_EVENTS.contains(&event_name) => {
+            network_call(detail, event_name)
+        }
         _ => Ok(Trigger::Ignored {
             reason: format!(
-                "{event_source} {event_name} does not touch a mapping's network path (source {source:?}, detail-type {detail_type:?})"
+                "{} {} does not touch a mapping's network path (source {}, detail-type {})",
+                shown(event_source),
+                shown(event_name),
+                shown(source),
+                shown(detail_type)
             ),
         }),
     }
@@ -229,7 +255,10 @@ fn mapping_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError>
         MappingChange::Deleted
     } else {
         return Ok(Trigger::Ignored {
-            reason: format!("lambda.amazonaws.com {event_name} does not change a mapping"),
+            reason: format!(
+                "lambda.amazonaws.com {} does not change a mapping",
+                shown(event_name)
+            ),
         });
     };
     let request = object_at(detail, "requestParameters", "detail.requestParameters")?;
@@ -238,7 +267,7 @@ fn mapping_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError>
     if let Some(response) = response {
         if let Some(reason) = not_kafka(response) {
             return Ok(Trigger::Ignored {
-                reason: format!("{event_name}: {reason}"),
+                reason: format!("{}: {reason}", shown(event_name)),
             });
         }
     }
@@ -306,7 +335,18 @@ pub fn foreign(event: &Value, region: &str, account: Option<&str>) -> Option<Str
     ] {
         if let Some(value) = value.filter(|v| v != region) {
             return Some(format!(
-                "{field} is {value:?}: the function watches {region}"
+                "{field} is {}: the function watches {region}",
+                shown(&value)
+            ));
+        }
+    }
+    // EventBridge stamps every event with both; one without them was not delivered by it,
+    // and the function cannot tell whether it concerns its own account and region.
+    for field in ["region", "account"] {
+        if text(event, field).is_none() {
+            return Some(format!(
+                "the event has no string `{field}`: EventBridge always sets it, so it cannot be told to be about {region}{}",
+                account.map(|a| format!(" in account {a}")).unwrap_or_default()
             ));
         }
     }
@@ -320,7 +360,8 @@ pub fn foreign(event: &Value, region: &str, account: Option<&str>) -> Option<Str
         ] {
             if let Some(value) = value.filter(|v| v != account) {
                 return Some(format!(
-                    "{field} is {value:?}: the function watches account {account}"
+                    "{field} is {}: the function watches account {account}",
+                    shown(&value)
                 ));
             }
         }
@@ -331,7 +372,10 @@ pub fn foreign(event: &Value, region: &str, account: Option<&str>) -> Option<Str
         let source = text(event, "source").unwrap_or_default();
         if source != expected {
             return Some(format!(
-                "source {source:?} is not {expected:?}, the service of eventSource {service:?}"
+                "source {} is not {}, the service of eventSource {}",
+                shown(&source),
+                shown(&expected),
+                shown(&service)
             ));
         }
     }
@@ -350,7 +394,10 @@ fn not_kafka(response: &Value) -> Option<String> {
     if arn.split(':').nth(2) == Some("kafka") {
         None
     } else {
-        Some(format!("the mapping reads from {arn}, not from Kafka"))
+        Some(format!(
+            "the mapping reads from {}, not from Kafka",
+            shown(arn)
+        ))
     }
 }
 
@@ -401,6 +448,42 @@ fn is_id(text: &str, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reasons_quote_and_cap_what_the_event_says() {
+        assert_eq!(shown("a\"b\nc"), r#""a\"b\nc""#);
+        let long = "x".repeat(300_000);
+        let text = shown(&long);
+        assert!(
+            text.len() < 120 && text.ends_with("(300000 bytes)"),
+            "{text}"
+        );
+        // Cut on a character boundary, never inside one.
+        let wide = shown(&"é".repeat(100));
+        assert_eq!(wide, format!("{:?}… (200 bytes)", "é".repeat(80)));
+        let event = serde_json::json!({
+            "source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {"eventSource": "ec2.amazonaws.com", "eventName": format!("Evil\n{}", "y".repeat(10_000)), "errorCode": "X"}
+        });
+        match classify(&event).unwrap() {
+            Trigger::Ignored { reason } => {
+                assert!(!reason.contains('\n') && reason.len() < 300, "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_event_without_region_or_account_is_not_the_functions_own() {
+        let event = serde_json::json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "region": "us-east-1", "detail": {}});
+        let reason = foreign(&event, "us-east-1", Some("123456789012")).expect("no account");
+        assert!(reason.contains("`account`"), "{reason}");
+        let event = serde_json::json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "account": "123456789012", "detail": {}});
+        let reason = foreign(&event, "us-east-1", Some("123456789012")).expect("no region");
+        assert!(reason.contains("`region`"), "{reason}");
+        let event = serde_json::json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "account": "123456789012", "region": "us-east-1", "detail": {}});
+        assert_eq!(foreign(&event, "us-east-1", Some("123456789012")), None);
+    }
+
     use super::*;
     use serde_json::json;
     use std::path::PathBuf;

@@ -284,7 +284,9 @@ async fn run(
                 None => match locator.vpcs_of(resources).await {
                     Ok(vpcs) if !vpcs.is_empty() => vpcs.into_iter().collect(),
                     Ok(_) => {
-                        warn!(?resources, %event_name, "no VPC found for the event's resources: auditing every mapping");
+                        // An event may name thousands of ids: log how many and the first few.
+                        let first: Vec<&String> = resources.iter().take(5).collect();
+                        warn!(resources = resources.len(), ?first, %event_name, "no VPC found for the event's resources: auditing every mapping");
                         vec![]
                     }
                     Err(error) => {
