@@ -3,6 +3,10 @@
 //! The core (`model`, `rules`, `policy`, `plan`, `report`) is pure: a snapshot in, a report
 //! and a plan out. The edges (`aws`) read and write AWS.
 
+// Data from AWS and from events is never trusted to be well-formed: outside tests, no
+// `unwrap`/`expect` (enforced by `cargo clippy --all-targets -- -D warnings`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod aws;
 pub mod cli;
 pub mod index;
@@ -13,6 +17,9 @@ pub mod policy;
 pub mod remediation;
 pub mod report;
 pub mod rules;
+// A builder of sample accounts for tests and benchmarks: its `expect`s check the builder's
+// own invariants (a subnet it created has a route table), never data from AWS.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod sample;
 
 pub use model::Snapshot;

@@ -76,10 +76,10 @@ pub(crate) fn check(
                 flows.push(Flow::request(443, *cidr, what, Name::Net(*cidr)));
             }
         }
+        let entries = [index.acl_entries(acl, false), index.acl_entries(acl, true)];
         for flow in flows {
             for leg in flow.legs() {
-                if let Err(blocker) =
-                    passes(index.acl_entries(acl, leg.egress), leg.ports, leg.peer)
+                if let Err(blocker) = passes(entries[usize::from(leg.egress)], leg.ports, leg.peer)
                 {
                     report(acl, subnet, &flow, &leg, blocker, findings);
                 }
