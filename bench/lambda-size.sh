@@ -6,9 +6,8 @@
 #   bench/lambda-size.sh [BIN]        # BIN defaults to esm-guard-lambda
 #
 # - Release profile of Cargo.toml: lto = true, codegen-units = 1, strip = true.
-# - cargo-lambda comes from the project venv (scripts/setup); it cross-links with zig, taken
-#   from the PyPI package `ziglang` (pinned here, installed into the venv if missing; not in
-#   scripts/requirements.lock because the test command never cross-builds).
+# - cargo-lambda comes from the project venv (scripts/setup); it cross-links with zig from
+#   the PyPI package `ziglang`, a dependency of cargo-lambda pinned in scripts/requirements.lock.
 # - The aarch64-unknown-linux-gnu Rust target is added with rustup if missing.
 # - The first build compiles the AWS SDK for aarch64 with full LTO: 10+ minutes on 2 cores.
 #
@@ -23,8 +22,8 @@ target=aarch64-unknown-linux-gnu
 scripts/setup
 export PATH="$root/.venv/bin:$PATH"   # cargo-lambda; python3 -m ziglang for zig
 if ! command -v zig >/dev/null 2>&1 && ! python3 -c 'import ziglang' 2>/dev/null; then
-    echo "lambda-size: installing ziglang (zig for cross-linking) into .venv" >&2
-    .venv/bin/python -m pip install --disable-pip-version-check --no-input ziglang==0.17.1 >&2
+    echo "lambda-size: zig is missing from .venv (ziglang is in scripts/requirements.lock): run scripts/setup" >&2
+    exit 2
 fi
 if ! rustup target list --installed | grep -qx "$target"; then
     echo "lambda-size: adding the Rust target $target" >&2

@@ -471,6 +471,59 @@ mod tests {
         Policy::parse(policy).unwrap().evaluate(&request)
     }
 
+    /// The ARN index must decide exactly as reading every statement in order does.
+    #[test]
+    fn the_arn_index_decides_as_a_full_scan() {
+        let doc = r#"{"Statement":[
+            {"Sid":"a","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/a","arn:aws:iam::123456789012:role/shared"]},"Action":"secretsmanager:GetSecretValue","Resource":"*"},
+            {"Sid":"b-deny","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:role/b"},"Action":"secretsmanager:*","Resource":"*"},
+            {"Sid":"b","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/b"},"Action":"secretsmanager:GetSecretValue","Resource":"*"},
+            {"Sid":"acct","Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"secretsmanager:GetSecretValue","Resource":"*"},
+            {"Sid":"glob","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app-*"},"Action":"SecretsManager:Get*","Resource":"*"},
+            {"Sid":"cond","Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"x"}}},
+            {"Sid":"no-secret","Effect":"Deny","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:us-east-1:123456789012:secret:forbidden-*"}
+        ]}"#;
+        let policy = Policy::parse(doc).unwrap();
+        let mut full_scan = policy.clone();
+        full_scan.by_arn.clear();
+        full_scan.general = (0..full_scan.statements.len()).collect();
+        for role in [
+            "arn:aws:iam::123456789012:role/a",
+            "arn:aws:iam::123456789012:role/b",
+            "arn:aws:iam::123456789012:role/shared",
+            "arn:aws:iam::123456789012:role/app-x",
+            "arn:aws:iam::210987654321:role/other",
+            "arn:aws:iam::123456789012:role/nobody",
+        ] {
+            for resource in [
+                SECRET,
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:forbidden-1",
+            ] {
+                let request = Request {
+                    action: "secretsmanager:GetSecretValue",
+                    principal: Principal::Aws(role),
+                    resource,
+                };
+                assert_eq!(
+                    policy.evaluate(&request),
+                    full_scan.evaluate(&request),
+                    "{role} on {resource}"
+                );
+            }
+        }
+        let b = Request {
+            action: "secretsmanager:GetSecretValue",
+            principal: Principal::Aws("arn:aws:iam::123456789012:role/b"),
+            resource: SECRET,
+        };
+        assert_eq!(
+            policy.evaluate(&b),
+            Decision::ExplicitDeny(Some("b-deny".into()))
+        );
+        // Only the statements naming exact role ARNs are indexed.
+        assert_eq!(policy.general, vec![3, 4, 5, 6]);
+    }
+
     #[test]
     fn glob() {
         let cases = [
