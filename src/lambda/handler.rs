@@ -17,9 +17,10 @@ use crate::aws::alert::{PublishError, Publisher};
 use crate::aws::locate::{LocateError, Locator, MappingStatus};
 use crate::aws::state::{StateError, StateStore};
 use crate::aws::{remediate, Clients, CollectError, CollectOptions, Scope};
+use crate::model::{GapCause, Snapshot};
 use crate::plan::Action;
 use crate::remediation::{ActionResult, MappingHealing};
-use crate::rules::{MappingReport, Summary};
+use crate::rules::{MappingReport, RuleId, Severity, Summary, Verdict};
 
 /// Timing of the waits; the defaults fit the function's 120 s timeout.
 #[derive(Debug, Clone)]
@@ -134,6 +135,10 @@ pub struct Outcome {
     pub api_calls: u32,
     /// With REMEDIATION=plan|apply: each automatic action's outcome.
     pub remediation: Vec<ActionResult>,
+    /// Mappings left `unknown` only by a transient failure (throttled, unavailable, out of
+    /// time): their alert state is kept as it was, and nothing is sent; the next run judges
+    /// them again. A permission gap is not transient: it alerts.
+    pub deferred: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -149,6 +154,7 @@ impl Outcome {
             mappings_audited: self.mappings_audited,
             verdicts: self.verdicts,
             alerts_sent: self.alerts.len(),
+            mappings_deferred: self.deferred.len(),
             api_calls: self.api_calls,
         }
     }
@@ -340,6 +346,25 @@ async fn run(
 
     let mut errors = Vec::new();
     for mapping in &report.mappings {
+        let changed_here = run.results.iter().any(|r| {
+            r.changed()
+                && run.actions.iter().any(|a| {
+                    a.id == r.action_id && a.fixes.iter().any(|f| f.esm_uuid == mapping.uuid)
+                })
+        });
+        if !changed_here && undecided_for_now(&run.after, mapping) {
+            // A 503 or a throttle must not flip an open alert to "cannot be judged" and
+            // back on the next run: keep the last verdict, say so in the log and metrics.
+            let calls: Vec<&str> = mapping
+                .findings
+                .iter()
+                .filter(|f| f.rule == RuleId::InsufficientData)
+                .filter_map(|f| f.resources.first().map(String::as_str))
+                .collect();
+            warn!(uuid = %mapping.uuid, ?calls, "not judged this time (a transient failure): the alert state is kept");
+            outcome.deferred.push(mapping.uuid.clone());
+            continue;
+        }
         // The results of the actions planned for this mapping, and what they achieved.
         let results: Vec<&ActionResult> = run
             .results
@@ -380,6 +405,37 @@ async fn run(
             first: errors[0].to_string(),
         }),
     }
+}
+
+/// Whether `mapping` is unknown only because calls failed transiently: every
+/// `insufficient-data` finding names a call whose gaps are all throttled, unavailable or out
+/// of time (none denied), and nothing else left it undecided.
+fn undecided_for_now(snapshot: &Snapshot, mapping: &MappingReport) -> bool {
+    if mapping.verdict != Verdict::Unknown {
+        return false;
+    }
+    let gaps = mapping
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Unknown);
+    let mut any = false;
+    for finding in gaps {
+        any = true;
+        let call = finding.resources.first().map(String::as_str);
+        let causes: Vec<GapCause> = snapshot
+            .gaps
+            .iter()
+            .filter(|g| Some(g.api_call.as_str()) == call)
+            .map(|g| g.cause)
+            .collect();
+        if finding.rule != RuleId::InsufficientData
+            || causes.is_empty()
+            || causes.contains(&GapCause::Denied)
+        {
+            return false;
+        }
+    }
+    any
 }
 
 /// What a remediation run did for one mapping.

@@ -15,6 +15,9 @@ pub struct Metrics {
     pub mappings_audited: usize,
     pub verdicts: Summary,
     pub alerts_sent: usize,
+    /// Unknown only through a transient failure: state kept, nothing sent. A CloudWatch
+    /// alarm on it says when esm-guard has been unable to look for too long.
+    pub mappings_deferred: usize,
     /// Every AWS call of the invocation (collection, look-ups, state, SNS).
     pub api_calls: u32,
 }
@@ -28,6 +31,7 @@ impl Metrics {
             "MappingsWarn",
             "MappingsFail",
             "MappingsUnknown",
+            "MappingsDeferred",
             "AlertsSent",
             "ApiCalls",
         ];
@@ -47,6 +51,7 @@ impl Metrics {
             "MappingsWarn": self.verdicts.warn,
             "MappingsFail": self.verdicts.fail,
             "MappingsUnknown": self.verdicts.unknown,
+            "MappingsDeferred": self.mappings_deferred,
             "AlertsSent": self.alerts_sent,
             "ApiCalls": self.api_calls,
         })
@@ -71,6 +76,7 @@ mod tests {
                 unknown: 0,
             },
             alerts_sent: 2,
+            mappings_deferred: 1,
             api_calls: 17,
         };
         let line = m.emf_line(1_700_000_000_000);
@@ -90,6 +96,7 @@ mod tests {
         }
         assert_eq!(doc["MappingsFail"], 2);
         assert_eq!(doc["ApiCalls"], 17);
+        assert_eq!(doc["MappingsDeferred"], 1);
         assert_eq!(doc["Trigger"], "sweep");
     }
 }

@@ -1079,6 +1079,35 @@ async fn an_opted_out_vpc_still_alerts_and_says_why_nothing_changed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_outage_keeps_the_open_alert_without_flapping() {
+    let env = env().await;
+    let (uuid, cluster, _sg, _vpc) = env.broken_mapping(33).await;
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW).await;
+    assert_eq!(
+        outcome.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        ["new"]
+    );
+    assert_eq!(env.received().await.len(), 1);
+
+    // DescribeRouteTables fails with 503 on every attempt: unknown, but only for now.
+    env.account.fault(json!({"service": "ec2", "action": "DescribeRouteTables", "status": 503, "code": "Unavailable"}));
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW + 60).await;
+    env.account.clear_faults();
+    assert_eq!(outcome.verdicts.unknown, 1, "{outcome:?}");
+    assert_eq!(outcome.deferred, vec![uuid.clone()]);
+    assert!(outcome.alerts.is_empty(), "{outcome:?}");
+
+    // Back to normal: still the same open problem, so nothing new to say (no "changed").
+    let outcome = env.handle(&create_event(&uuid, &cluster), NOW + 120).await;
+    assert_eq!(outcome.verdicts.fail, 1, "{outcome:?}");
+    assert!(outcome.alerts.is_empty(), "{outcome:?}");
+    assert!(
+        env.received().await.is_empty(),
+        "only the first alert was ever sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_the_deadline_what_was_not_read_is_unknown_never_pass() {
     let env = env().await;
     // A healthy provisioned mapping: it passes when every fact is read.
@@ -1121,6 +1150,25 @@ async fn near_the_deadline_what_was_not_read_is_unknown_never_pass() {
     );
     assert_eq!(outcome.verdicts.unknown, 1, "{outcome:?}");
     assert_eq!(outcome.verdicts.pass, 0);
+    // Out of time is transient: no alert flips to "cannot be judged"; the next run judges.
+    assert_eq!(outcome.deferred, vec![uuid.clone()], "{outcome:?}");
+    assert!(outcome.alerts.is_empty(), "{outcome:?}");
+    assert_eq!(env.received().await.len(), 0);
+    let metrics: Value = serde_json::from_str(&outcome.metrics().emf_line(0)).unwrap();
+    assert_eq!(metrics["MappingsDeferred"], 1);
+
+    // A missing permission is not transient: it alerts, naming the call and the grant.
+    env.account.fault(json!({"service": "ec2", "action": "DescribeNetworkAcls", "status": 403, "code": "UnauthorizedOperation"}));
+    let outcome =
+        esm_guard::lambda::handler::invoke(&env.deps, sample("handled/scheduler-sweep.json"))
+            .await
+            .expect("a gap, not a failure");
+    env.account.clear_faults();
+    assert_eq!(
+        (outcome.verdicts.unknown, outcome.deferred.len()),
+        (1, 0),
+        "{outcome:?}"
+    );
     let message = &env.received().await[0];
     assert!(
         message.description().contains("insufficient-data"),
