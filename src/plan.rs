@@ -145,7 +145,8 @@ impl<'a> ActionsByFinding<'a> {
 pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
     let mut actions: BTreeMap<String, Action> = BTreeMap::new();
     let mut simulated: Option<Snapshot> = None;
-    let mut current = report.clone();
+    // Round one plans from the caller's report; later rounds from their own judgement.
+    let mut current = std::borrow::Cow::Borrowed(report);
     // Each round's automated actions can reveal follow-ups (a new endpoint's security group
     // must admit 443); four rounds is more than the longest such chain (endpoint, ingress).
     for _ in 0..4 {
@@ -153,8 +154,18 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
         let index = Index::new(snap);
         let serving = Serving::new(&index, &current);
         let mut new_automatic = Vec::new();
+        // Findings with the same rule and fix plan the same action (thousands of mappings
+        // behind one missing rule or endpoint): build it once a round, then only add the
+        // finding to it.
+        let mut planned: HashMap<(RuleId, &Fix), Option<String>> = HashMap::new();
         for mapping in &current.mappings {
             for finding in &mapping.findings {
+                if let Some(known) = planned.get(&(finding.rule, &finding.fix)) {
+                    if let Some(existing) = known.as_ref().and_then(|id| actions.get_mut(id)) {
+                        existing.fixes.push(finding_ref(mapping, finding));
+                    }
+                    continue;
+                }
                 if let Some(id) = planned_endpoint(&actions, finding) {
                     // Every mapping of the VPC that lacks the service points at the same
                     // endpoint (same subnets, same policy): add the finding, and skip building
@@ -164,7 +175,12 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
                     }
                     continue;
                 }
-                for action in actions_for(&index, &serving, mapping, finding) {
+                let produced = actions_for(&index, &serving, mapping, finding);
+                planned.insert(
+                    (finding.rule, &finding.fix),
+                    produced.first().map(|a| a.id.clone()),
+                );
+                for action in produced {
                     match actions.get_mut(&action.id) {
                         Some(existing) => merge(&index, existing, action),
                         None => {
@@ -177,7 +193,16 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
                 }
             }
         }
-        if new_automatic.is_empty() {
+        // Adding a security-group rule only ever allows more, and every rule looks for a
+        // missing allow: such changes clear findings and never raise one, so judging again
+        // after them can find nothing new. Only a new endpoint brings checks of its own.
+        let only_rules = new_automatic.iter().all(|id| {
+            matches!(
+                actions[id].kind,
+                ActionKind::AuthorizeIngress { .. } | ActionKind::AuthorizeEgress { .. }
+            )
+        });
+        if only_rules {
             break;
         }
         // Every automated change stays inside one VPC (a group's rules, an endpoint), so
@@ -199,7 +224,9 @@ pub fn plan(snapshot: &Snapshot, report: &Report) -> Vec<Action> {
             .collect();
         let mut next = simulated.take().unwrap_or_else(|| snapshot.clone());
         simulate_all(&mut next, new_automatic.iter().map(|id| &actions[id]));
-        current = evaluate_where(&Index::new(&next), |esm| again.contains(esm.uuid.as_str()));
+        current = std::borrow::Cow::Owned(evaluate_where(&Index::new(&next), |esm| {
+            again.contains(esm.uuid.as_str())
+        }));
         simulated = Some(next);
     }
     let mut actions: Vec<Action> = actions.into_values().collect();

@@ -37,7 +37,7 @@ pub struct Finding {
 }
 
 /// The change that clears a finding, as facts; `plan` decides whether it is automated.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Fix {
     #[default]
     None,
