@@ -111,11 +111,11 @@ import struct
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote
-from xml.sax.saxutils import escape as xml_escape
+
+from aws_errors import DEFAULT_CODES, error_parts
 
 ACCOUNT_KEY_RE = re.compile(r"^\d{12}$")
 CREDENTIAL_RE = re.compile(
@@ -1007,59 +1007,10 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- faults
 
-DEFAULT_CODES = {
-    400: "ValidationException",
-    401: "UnrecognizedClientException",
-    403: "AccessDeniedException",
-    404: "ResourceNotFoundException",
-    409: "ConflictException",
-    429: "ThrottlingException",
-    500: "InternalFailure",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
-
-JSON_TYPE_PREFIX = {"dynamodb": "com.amazonaws.dynamodb.v20120810#"}
-
-
 def error_response(request: dict[str, Any], status: int, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    request_id = str(uuid.uuid4())
-    protocol = request["protocol"]
-    reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
-    status_line = f"{status} {reason}"
-    headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
-    if protocol == "ec2":
-        body = (
-            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{xml_escape(code)}</Code>"
-            f"<Message>{xml_escape(message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
-        )
-        headers.append(("Content-Type", "text/xml;charset=UTF-8"))
-    elif protocol == "query":
-        fault_type = "Receiver" if status >= 500 else "Sender"
-        body = (
-            f"<ErrorResponse><Error><Type>{fault_type}</Type><Code>{xml_escape(code)}</Code>"
-            f"<Message>{xml_escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        )
-        headers.append(("Content-Type", "text/xml"))
-    elif protocol == "rest-xml":
-        body = (
-            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{xml_escape(code)}</Code>"
-            f"<Message>{xml_escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
-        )
-        headers.append(("Content-Type", "application/xml"))
-    elif protocol == "json":
-        body = json.dumps({"__type": JSON_TYPE_PREFIX.get(request["service"], "") + code, "message": message})
-        headers.append(("Content-Type", "application/x-amz-json-1.0"))
-        # awsJson services migrated from query (SQS) read the code from this header.
-        headers.append(("x-amzn-query-error", f"{code};{'Receiver' if status >= 500 else 'Sender'}"))
-    else:
-        body = json.dumps({"message": message})
-        headers.append(("Content-Type", "application/json"))
-        headers.append(("x-amzn-ErrorType", code))
-    data = body.encode()
+    reason, headers, data = error_parts(request, status, code, message)
     headers.append(("Content-Length", str(len(data))))
-    return status_line, headers, data
+    return f"{status} {reason}", headers, data
 
 
 class State:
