@@ -13,9 +13,7 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 import zipfile
@@ -28,27 +26,16 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from selftest_support import run_checks, start, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMULATOR = os.path.join(HERE, "emulator.py")
 REGION = "us-east-1"
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 
 
-def start_emulator(timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts the launcher with a stdin pipe and waits for its READY line."""
-    proc = subprocess.Popen(
-        [sys.executable, EMULATOR, "--host", "127.0.0.1", "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    line: list[bytes] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    if not line or not line[0].startswith(b"READY http://"):
-        proc.kill()
-        raise RuntimeError(f"emulator did not print READY within {timeout}s: {line!r}")
-    return proc, line[0].decode().split()[1]
+def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
+    return start([EMULATOR, "--host", "127.0.0.1", "--port", "0"], "emulator")
 
 
 class Ctx:
@@ -508,27 +495,11 @@ def main() -> int:
     started = time.monotonic()
     proc, url = start_emulator()
     print(f"emulator at {url} (READY after {time.monotonic() - started:.2f}s)", flush=True)
-    ctx = Ctx(url)
     passed = failed = 0
     try:
-        for fn in CHECKS:
-            t0 = time.monotonic()
-            try:
-                fn(ctx)
-            except Exception:
-                failed += 1
-                print(f"FAIL {fn.__name__}", flush=True)
-                traceback.print_exc()
-            else:
-                passed += 1
-                print(f"ok   {fn.__name__} ({time.monotonic() - t0:.2f}s)", flush=True)
+        passed, failed = run_checks(CHECKS, Ctx(url))
     finally:
-        proc.stdin.close()  # type: ignore[union-attr]
-        try:
-            code = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = None
+        code = stop(proc)
         if code != 0:
             failed += 1
             print(f"FAIL emulator exit status {code} on stdin EOF", flush=True)

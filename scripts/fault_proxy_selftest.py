@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from typing import Any, Callable
@@ -33,6 +32,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from selftest_support import run_checks, start, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMULATOR = os.path.join(HERE, "emulator.py")
 PROXY = os.path.join(HERE, "fault_proxy.py")
@@ -41,35 +42,12 @@ REGION = "us-east-1"
 CONNECTION_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
 
-def start(argv: list[str], what: str, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts a server with a stdin pipe and waits for its READY line."""
-    proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    line: list[bytes] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    if not line or not line[0].startswith(b"READY http://"):
-        proc.kill()
-        raise RuntimeError(f"{what} did not print READY within {timeout}s: {line!r}")
-    return proc, line[0].decode().split()[1]
-
-
 def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     return start([EMULATOR, "--host", "127.0.0.1", "--port", "0"], "emulator")
 
 
 def start_proxy(upstream: str) -> tuple[subprocess.Popen[bytes], str]:
     return start([PROXY, "--upstream", upstream, "--host", "127.0.0.1", "--port", "0"], "fault proxy")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int | None:
-    if proc.stdin:
-        proc.stdin.close()
-    try:
-        return proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return None
 
 
 class Ctx:
@@ -505,20 +483,9 @@ def main() -> int:
     emulator, emulator_url = start_emulator()
     proxy, url = start_proxy(emulator_url)
     print(f"emulator at {emulator_url}, proxy at {url} (READY after {time.monotonic() - started:.2f}s)", flush=True)
-    ctx = Ctx(url, emulator_url)
     passed = failed = 0
     try:
-        for fn in CHECKS:
-            t0 = time.monotonic()
-            try:
-                fn(ctx)
-            except Exception:
-                failed += 1
-                print(f"FAIL {fn.__name__}", flush=True)
-                traceback.print_exc()
-            else:
-                passed += 1
-                print(f"ok   {fn.__name__} ({time.monotonic() - t0:.2f}s)", flush=True)
+        passed, failed = run_checks(CHECKS, Ctx(url, emulator_url))
     finally:
         for name, proc in (("proxy", proxy), ("emulator", emulator)):
             code = stop(proc)
