@@ -94,9 +94,7 @@ import argparse
 import http.client
 import json
 import logging
-import os
 import re
-import signal
 import socket
 import struct
 import sys
@@ -107,6 +105,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aws_errors import DEFAULT_CODES, REASONS, error_parts
+from server_lifecycle import serve_until_stopped
 
 CREDENTIAL_RE = re.compile(
     r"Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request"
@@ -661,43 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     port = server.server_address[1]
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        log.info("got signal %d", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="serve", daemon=True).start()
-    display_host = args.host if args.host not in ("0.0.0.0", "", "::") else "127.0.0.1"
-    if ":" in display_host:
-        display_host = f"[{display_host}]"
-    sys.stdout.write(f"READY http://{display_host}:{port}\n")
-    sys.stdout.flush()
-
-    if not args.no_stdin_watch:
-
-        def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read1(65536) if hasattr(sys.stdin.buffer, "read1") else sys.stdin.buffer.read(1):
-                    pass
-            except (OSError, ValueError):
-                pass
-            log.info("stdin reached EOF")
-            stop.set()
-
-        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
-
-    while not stop.wait(0.5):
-        pass
-    log.info("shutting down")
-    threading.Thread(target=server.shutdown, daemon=True).start()
-    time.sleep(0.05)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    serve_until_stopped(server, args.host, port, watch_stdin=not args.no_stdin_watch, log=log)
+    return 0
 
 
 if __name__ == "__main__":
