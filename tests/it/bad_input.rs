@@ -10,18 +10,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use esm_guard::lambda::config::{Config, Remediation};
 use esm_guard::lambda::event::{classify, EventError, MappingChange, Trigger};
 use esm_guard::lambda::handler::{invoke, Deps, HandlerError, Options, Outcome};
-use esm_guard::rules::Severity;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::support::account::{Auth, Builder};
 use crate::support::emulator::{account, Account};
+use crate::support::function::{create_state_table, default_config, TABLE};
 
 // ------------------------------------------------------------------------------------------
 // The corpus and its table
@@ -442,12 +438,9 @@ fn a_256_kb_event_is_classified_without_losing_ids() {
 // ------------------------------------------------------------------------------------------
 // Through the real handler, against the emulator
 
-const TABLE: &str = "esm-guard-state";
-
 /// The handler's dependencies in a fresh emulator account: an SNS topic and the state table.
 async fn deps(account: &Account) -> Deps {
     let sns = aws_sdk_sns::Client::new(&account.config);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&account.config);
     let topic_arn = sns
         .create_topic()
         .name("esm-guard-alerts")
@@ -457,35 +450,8 @@ async fn deps(account: &Account) -> Deps {
         .topic_arn()
         .expect("topic arn")
         .to_string();
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("CreateTable");
-    let config = Config {
-        alert_topic_arn: topic_arn,
-        state_table: TABLE.into(),
-        remediation: Remediation::Off,
-        alert_min_severity: Severity::Warn,
-        renotify_hours: 24,
-        max_actions_per_run: 10,
-    };
+    create_state_table(account).await;
+    let config = default_config(topic_arn);
     let mut deps = Deps::new(&account.config, config);
     deps.options = Options {
         creating_reads: 2,

@@ -5,19 +5,16 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-use esm_guard::lambda::config::{Config, Remediation};
+use aws_sdk_dynamodb::types::AttributeValue;
+use esm_guard::lambda::config::Remediation;
 use esm_guard::lambda::handler::{handle, Deps, Options, Outcome};
 use esm_guard::rules::Severity;
 use serde_json::{json, Value};
 
 use crate::support::account::{Auth, Builder};
 use crate::support::emulator::{account, control, Account};
+use crate::support::function::{create_state_table, default_config, TABLE};
 
-const TABLE: &str = "esm-guard-state";
 const NOW: i64 = 1_800_000_000;
 const HOUR: i64 = 3600;
 
@@ -98,36 +95,9 @@ async fn env() -> Env {
         .send()
         .await
         .expect("Subscribe");
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("CreateTable");
+    create_state_table(&account).await;
 
-    let config = Config {
-        alert_topic_arn: topic_arn,
-        state_table: TABLE.into(),
-        remediation: Remediation::Off,
-        alert_min_severity: Severity::Warn,
-        renotify_hours: 24,
-        max_actions_per_run: 10,
-    };
+    let config = default_config(topic_arn);
     let mut deps = Deps::new(&account.config, config);
     deps.options = Options {
         creating_reads: 6,

@@ -3,4 +3,5 @@
 
 pub mod account;
 pub mod emulator;
+pub mod function;
 pub mod proxy;

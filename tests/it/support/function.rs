@@ -1,0 +1,49 @@
+//! What the function's tests share: its DynamoDB state table and its configuration.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use esm_guard::lambda::config::{Config, Remediation};
+use esm_guard::rules::Severity;
+
+use super::emulator::Account;
+
+/// The state table's name in every test account.
+pub const TABLE: &str = "esm-guard-state";
+
+/// Creates the state table as the template does (partition key `pk`, on demand).
+pub async fn create_state_table(account: &Account) {
+    aws_sdk_dynamodb::Client::new(&account.config)
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable");
+}
+
+/// The template's defaults: remediation off, alerts at warn, reminders after 24 hours.
+pub fn default_config(alert_topic_arn: String) -> Config {
+    Config {
+        alert_topic_arn,
+        state_table: TABLE.into(),
+        remediation: Remediation::Off,
+        alert_min_severity: Severity::Warn,
+        renotify_hours: 24,
+        max_actions_per_run: 10,
+    }
+}
