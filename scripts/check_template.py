@@ -729,11 +729,92 @@ def check_gating(r: Report, template: dict[str, Any]) -> None:
         except (ValueError, KeyError) as e:
             r.check(False, f"RemediationMode={mode}: policies evaluate", str(e))
             continue
-        writes = {a for a in grants if a.startswith("ec2:") and not a.startswith("ec2:Describe")}
+        writes = {a for a in grants if a.startswith("ec2:") and not a.startswith(("ec2:Describe", "ec2:Get"))}
         if mode == "apply":
             r.check(writes == REMEDIATION_WRITES, "RemediationMode=apply grants exactly the remediation writes", f"granted {sorted(writes)}")
         else:
             r.check(not writes, f"RemediationMode={mode} grants no EC2 write action, whatever the other parameters", ", ".join(sorted(writes)))
+
+
+OPT_OUT_KEY = "aws:ResourceTag/esm-guard:remediate"
+TAG_KEYS = {"esm-guard:managed", "esm-guard:reason", "esm-guard:esm-uuid"}
+ENDPOINT_SERVICES = {"lambda", "sts", "secretsmanager", "sqs", "sns"}
+
+
+def _sub_text(value: Any) -> str:
+    """The text of a literal or a !Sub string."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else str(sub[0])
+    return str(value)
+
+
+def _resources(s: dict[str, Any]) -> list[str]:
+    return [_sub_text(r) for r in as_list(s.get("Resource", []))]
+
+
+def write_condition_problems(s: dict[str, Any]) -> list[str]:
+    """What an apply-mode write statement lacks of the conditions that make IAM a backstop:
+    the opt-out tag on VPCs and groups, the services and tags of what esm-guard creates."""
+    problems = []
+    sid = s.get("Sid", "?")
+    cond = s.get("Condition", {}) or {}
+    actions = set(as_list(s.get("Action", [])))
+    kinds = {r.rsplit(":", 1)[-1].split("/")[0] for r in _resources(s)}
+
+    def value(op: str, key: str) -> list[str]:
+        return [_sub_text(v) for v in as_list((cond.get(op) or {}).get(key, []))]
+
+    opt_out = [v.lower() for v in value("StringNotEqualsIgnoreCase", OPT_OUT_KEY)]
+    if kinds & {"vpc", "subnet", "security-group"} and opt_out != ["off"]:
+        problems.append(f"{sid}: writes on {sorted(kinds)} without StringNotEqualsIgnoreCase {OPT_OUT_KEY} = off")
+    if "vpc-endpoint" in kinds and "ec2:CreateVpcEndpoint" in actions:
+        if value("StringEquals", "aws:RequestTag/esm-guard:managed") != ["true"]:
+            problems.append(f"{sid}: endpoints created without the tag esm-guard:managed=true required")
+        names = value("StringEquals", "ec2:VpceServiceName")
+        services = {n.rsplit(".", 1)[-1] for n in names}
+        if not names or not services <= ENDPOINT_SERVICES:
+            problems.append(f"{sid}: ec2:VpceServiceName must list only {sorted(ENDPOINT_SERVICES)}, lists {names}")
+        keys = set(value("ForAllValues:StringEquals", "aws:TagKeys"))
+        if keys != TAG_KEYS:
+            problems.append(f"{sid}: ForAllValues:StringEquals aws:TagKeys must be {sorted(TAG_KEYS)}, is {sorted(keys)}")
+    if "security-group-rule" in kinds and actions & {"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"}:
+        if value("StringEquals", "aws:RequestTag/esm-guard:managed") != ["true"]:
+            problems.append(f"{sid}: security-group rules created without the tag esm-guard:managed=true required")
+    if "ec2:CreateTags" in actions:
+        create = set(value("StringEquals", "ec2:CreateAction"))
+        expected = {"vpc-endpoint": {"CreateVpcEndpoint"}, "security-group-rule": {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"}}
+        for kind in kinds:
+            if create != expected.get(kind, {"?"}):
+                problems.append(f"{sid}: ec2:CreateTags on {kind} must be limited to ec2:CreateAction {sorted(expected.get(kind, set()))}, is {sorted(create)}")
+        if value("StringEquals", "aws:RequestTag/esm-guard:managed") != ["true"]:
+            problems.append(f"{sid}: ec2:CreateTags without the tag esm-guard:managed=true required")
+    return problems
+
+
+def check_write_conditions(r: Report, template: dict[str, Any]) -> None:
+    conditions = template.get("Conditions", {})
+    params = parameter_values(template, RemediationMode="apply")
+    truth = {name: eval_condition(expr, params, conditions) for name, expr in conditions.items()}
+    every = list(statements(resolve_ifs(copy.deepcopy(function_policies(template)), lambda c: truth[c])))
+    writes = [
+        s for s in every
+        if any(str(a).startswith("ec2:") and not str(a).startswith(("ec2:Describe", "ec2:Get")) for a in as_list(s.get("Action", [])))
+    ]
+    problems = [p for s in writes for p in write_condition_problems(s)]
+    r.check(bool(writes) and not problems, "every write statement carries the opt-out, service and tag conditions", "; ".join(problems))
+    # The tag-on-create grants exist for every create call the code makes with tags.
+    tagged_kinds = {
+        kind
+        for s in writes
+        if "ec2:CreateTags" in as_list(s.get("Action", []))
+        for kind in (res.rsplit(":", 1)[-1].split("/")[0] for res in _resources(s))
+    }
+    r.check(
+        tagged_kinds >= {"vpc-endpoint", "security-group-rule"},
+        "tag-on-create (ec2:CreateTags) is granted for endpoints and security-group rules",
+        f"granted on {sorted(tagged_kinds)}",
+    )
 
 
 def main() -> int:
@@ -751,6 +832,7 @@ def main() -> int:
         check_events(r, template)
         check_iam(r, template)
         check_gating(r, template)
+        check_write_conditions(r, template)
     print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
 

@@ -1,12 +1,13 @@
 //! The `esm-guard` command line: arguments parsed and validated here, then passed down.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::aws::{self, Clients, CollectOptions, Scope};
+use crate::aws::{self, Clients, CollectError, CollectOptions, Scope, Timeouts};
 use crate::model::Snapshot;
 use crate::plan::{plan, Action};
 use crate::remediation::{planned, Mode};
@@ -49,11 +50,21 @@ pub struct Target {
     #[arg(long)]
     pub region: Option<String>,
     /// Only these mappings (UUID or ARN); repeatable.
-    #[arg(long = "esm", value_name = "UUID|ARN")]
+    #[arg(long = "esm", value_name = "UUID|ARN", value_parser = parse_esm)]
     pub esms: Vec<String>,
     /// Only mappings whose network lies in these VPCs; repeatable.
     #[arg(long = "vpc", value_name = "VPC_ID", value_parser = parse_vpc_id)]
     pub vpcs: Vec<String>,
+    /// Seconds to wait for a connection to AWS.
+    #[arg(long, default_value_t = 5, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: u64,
+    /// Seconds to wait for an answer to one attempt of a call.
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: u64,
+    /// Seconds one call may take, its retries included; a call that takes longer leaves
+    /// its facts unknown (insufficient-data naming it).
+    #[arg(long, default_value_t = 120, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub operation_timeout: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,14 +75,17 @@ pub struct AuditArgs {
     pub output: Output,
     /// off: report only; plan: also list the changes esm-guard would make, with ids;
     /// apply: make them (endpoints and security-group rules only), then audit again.
-    #[arg(long, value_enum, default_value_t = Remediate::Off)]
-    pub remediate: Remediate,
+    #[arg(long, value_enum, default_value_t = Mode::Off)]
+    pub remediate: Mode,
     /// At most this many changes per run; the rest are reported as pending.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_actions: usize,
     /// Audit a saved snapshot instead of AWS (no AWS access).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// The largest snapshot file read, in bytes.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+    pub max_snapshot_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,30 +94,73 @@ pub enum Output {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Remediate {
-    Off,
-    Plan,
-    Apply,
+/// Why the command line stops with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("no AWS region: pass --region or set AWS_REGION")]
+    NoRegion,
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("snapshot {path}: {problem}")]
+    Snapshot { path: String, problem: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
-impl Remediate {
-    fn mode(self) -> Mode {
-        match self {
-            Remediate::Off => Mode::Off,
-            Remediate::Plan => Mode::Plan,
-            Remediate::Apply => Mode::Apply,
-        }
+/// At most this much of a bad value is repeated in an error.
+const QUOTE_MAX: usize = 80;
+
+fn quote(text: &str) -> String {
+    let cut: String = text.chars().take(QUOTE_MAX).collect();
+    let more = text.chars().count().saturating_sub(QUOTE_MAX);
+    let quoted = format!("{:?}", cut);
+    if more > 0 {
+        format!("{quoted} (and {more} more characters)")
+    } else {
+        quoted
     }
 }
 
 fn parse_vpc_id(text: &str) -> Result<String, String> {
     let hex = text.strip_prefix("vpc-").unwrap_or_default();
-    if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !hex.is_empty() && hex.len() <= 17 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(text.to_string())
     } else {
         Err(format!(
-            "{text:?} is not a VPC id (vpc- followed by hex digits)"
+            "{} is not a VPC id (vpc- followed by up to 17 hex digits)",
+            quote(text)
+        ))
+    }
+}
+
+/// A mapping UUID, or the ARN of one (`arn:PARTITION:lambda:REGION:ACCOUNT:event-source-mapping:UUID`).
+fn parse_esm(text: &str) -> Result<String, String> {
+    let is_uuid = |t: &str| {
+        let groups: Vec<&str> = t.split('-').collect();
+        groups.len() == 5
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let is_arn = parts.len() == 7
+        && parts[0] == "arn"
+        && crate::model::Partition::of_arn(text).is_some()
+        && parts[2] == "lambda"
+        && parts[5] == "event-source-mapping"
+        && is_uuid(parts[6]);
+    if is_uuid(text) || is_arn {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{} is not an event source mapping UUID or ARN (e.g. 14e0db71-5d35-4eb5-b481-8945cf9d10c2)",
+            quote(text)
         ))
     }
 }
@@ -116,22 +173,24 @@ pub const EXIT_ERROR: u8 = 2;
 pub async fn run(cli: Cli) -> ExitCode {
     match dispatch(cli).await {
         Ok(code) => ExitCode::from(code),
-        Err(message) => {
+        Err(error) => {
+            let message = crate::escape::terminal(&error.to_string()).into_owned();
             let _ = writeln!(std::io::stderr(), "esm-guard: error: {message}");
             ExitCode::from(EXIT_ERROR)
         }
     }
 }
 
-async fn dispatch(cli: Cli) -> Result<u8, String> {
+async fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Explain { rule } => explain_rule(&rule),
         Command::Snapshot { target, out } => {
             let snapshot = collect(&target).await?;
-            write_atomically(
-                &out,
-                &serde_json::to_string_pretty(&snapshot).map_err(|e| e.to_string())?,
-            )?;
+            let text = serde_json::to_string_pretty(&snapshot).map_err(|e| CliError::Write {
+                path: out.display().to_string(),
+                source: std::io::Error::other(e),
+            })?;
+            write_atomically(&out, &text)?;
             let _ = writeln!(
                 std::io::stderr(),
                 "wrote the facts of {} mapping(s) in {} to {}",
@@ -142,15 +201,15 @@ async fn dispatch(cli: Cli) -> Result<u8, String> {
             Ok(EXIT_OK)
         }
         Command::Audit(args) => {
-            let mode = args.remediate.mode();
+            let mode = args.remediate;
             let (report, actions, results, healing) = match &args.snapshot {
                 Some(path) => {
                     if mode == Mode::Apply {
-                        return Err(
-                            "--remediate apply needs AWS: it cannot run on a --snapshot".into()
-                        );
+                        return Err(CliError::Usage(
+                            "--remediate apply needs AWS: it cannot run on a --snapshot".into(),
+                        ));
                     }
-                    let mut snapshot = read_snapshot(path)?;
+                    let mut snapshot = read_snapshot(path, args.max_snapshot_bytes)?;
                     scope_saved(&mut snapshot, &args.target);
                     let report = evaluate(&snapshot);
                     let actions = plan(&snapshot, &report);
@@ -212,13 +271,14 @@ fn print_report(
     }
 }
 
-fn explain_rule(id: &str) -> Result<u8, String> {
+fn explain_rule(id: &str) -> Result<u8, CliError> {
     let Some(rule) = RuleId::parse(id) else {
         let known: Vec<&str> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
-        return Err(format!(
-            "unknown rule {id:?}; the rules are: {}",
+        return Err(CliError::Usage(format!(
+            "unknown rule {}; the rules are: {}",
+            quote(id),
             known.join(", ")
-        ));
+        )));
     };
     let e = explain(rule);
     let mut out = anstream::stdout();
@@ -230,11 +290,7 @@ fn explain_rule(id: &str) -> Result<u8, String> {
         e.checks,
         e.why,
         e.fix,
-        if e.automated {
-            "yes, with --remediate apply (REMEDIATION=apply in the function)"
-        } else {
-            "never; esm-guard prints the exact AWS CLI command"
-        }
+        e.automated_text()
     );
     Ok(EXIT_OK)
 }
@@ -246,10 +302,15 @@ fn spinner() -> indicatif::ProgressBar {
     spinner
 }
 
-async fn clients(target: &Target) -> Result<Clients, String> {
-    let config = aws::load_config(target.region.clone()).await;
+async fn clients(target: &Target) -> Result<Clients, CliError> {
+    let timeouts = Timeouts {
+        connect: Some(Duration::from_secs(target.connect_timeout)),
+        read: Some(Duration::from_secs(target.read_timeout)),
+        operation: Some(Duration::from_secs(target.operation_timeout)),
+    };
+    let config = aws::load_config_with(target.region.clone(), timeouts, 5).await;
     if config.region().is_none() {
-        return Err("no AWS region: pass --region or set AWS_REGION".to_string());
+        return Err(CliError::NoRegion);
     }
     Ok(Clients::new(&config))
 }
@@ -261,7 +322,7 @@ fn scope(target: &Target) -> Scope {
     }
 }
 
-async fn collect(target: &Target) -> Result<Snapshot, String> {
+async fn collect(target: &Target) -> Result<Snapshot, CliError> {
     let clients = clients(target).await?;
     let spinner = spinner();
     let progress = |step: &str| spinner.set_message(step.to_string());
@@ -272,12 +333,12 @@ async fn collect(target: &Target) -> Result<Snapshot, String> {
     };
     let result = aws::collect(&clients, &options, &progress).await;
     spinner.finish_and_clear();
-    let collection = result.map_err(|e| e.to_string())?;
+    let collection = result?;
     tracing::info!(calls = collection.total_calls(), "collected");
     Ok(collection.snapshot)
 }
 
-async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aws::Run, String> {
+async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aws::Run, CliError> {
     let clients = clients(target).await?;
     let spinner = spinner();
     let progress = |step: &str| spinner.set_message(step.to_string());
@@ -288,27 +349,51 @@ async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aw
     };
     let result = aws::remediate(&clients, &options, mode, max_actions, &progress).await;
     spinner.finish_and_clear();
-    let run = result.map_err(|e| e.to_string())?;
+    let run = result?;
     tracing::info!(calls = run.calls, "audited");
     Ok(run)
 }
 
-fn read_snapshot(path: &Path) -> Result<Snapshot, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read snapshot {}: {e}", path.display()))?;
-    let snapshot: Snapshot = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "snapshot {} is not a valid esm-guard snapshot: {e}",
-            path.display()
-        )
-    })?;
+/// Reads a saved snapshot: a regular file (a FIFO or a device would block or never end),
+/// opened without blocking, at most `max` bytes.
+fn read_snapshot(path: &Path, max: u64) -> Result<Snapshot, CliError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |problem: String| CliError::Snapshot {
+        path: path.display().to_string(),
+        problem,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| failed(format!("cannot be read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| failed(format!("cannot be read: {e}")))?;
+    if !meta.is_file() {
+        return Err(failed("is not a regular file".into()));
+    }
+    if meta.len() > max {
+        return Err(failed(format!(
+            "is {} bytes, more than --max-snapshot-bytes {max}",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| failed(format!("cannot be read: {e}")))?;
+    if text.len() as u64 > max {
+        return Err(failed(format!("is larger than --max-snapshot-bytes {max}")));
+    }
+    let snapshot: Snapshot = serde_json::from_str(&text)
+        .map_err(|e| failed(format!("is not a valid esm-guard snapshot: {e}")))?;
     if snapshot.schema != crate::model::SNAPSHOT_SCHEMA {
-        return Err(format!(
-            "snapshot {} has schema {:?}, expected {:?}",
-            path.display(),
-            snapshot.schema,
+        return Err(failed(format!(
+            "has schema {}, expected {:?}",
+            quote(&snapshot.schema),
             crate::model::SNAPSHOT_SCHEMA
-        ));
+        )));
     }
     Ok(snapshot)
 }
@@ -340,9 +425,54 @@ fn scope_saved(snapshot: &mut Snapshot, target: &Target) {
     }
 }
 
-/// Writes via a temporary file and a rename, so a failed run never leaves half a file.
-fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Writes a fresh temporary file beside `path` (created exclusively, under a random name:
+/// nothing planted there is followed) and renames it into place, so a failed run never
+/// leaves half a file.
+fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+    let failed = |source: std::io::Error| CliError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".esm-guard-snapshot-")
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    tmp.write_all(text.as_bytes()).map_err(failed)?;
+    tmp.as_file().sync_all().map_err(failed)?;
+    tmp.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_ids_are_checked_and_quoted_short() {
+        assert!(parse_esm("14e0db71-5d35-4eb5-b481-8945cf9d10c2").is_ok());
+        assert!(parse_esm(
+            "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+        )
+        .is_ok());
+        assert!(parse_esm(
+            "arn:aws-cn:lambda:cn-north-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+        )
+        .is_ok());
+        for bad in [
+            "",
+            "x",
+            "14e0db71-5d35-4eb5-b481",
+            "arn:aws:lambda:us-east-1:1:function:f",
+        ] {
+            assert!(parse_esm(bad).is_err(), "{bad}");
+        }
+        let huge = "a".repeat(70_000);
+        let error = parse_esm(&huge).unwrap_err();
+        assert!(error.len() < 300, "{}", error.len());
+        assert!(error.contains("69920 more characters"), "{error}");
+    }
 }

@@ -17,6 +17,7 @@ pub struct Index<'a> {
     pub subnets: FastMap<&'a str, &'a Subnet>,
     pub security_groups: FastMap<&'a str, &'a SecurityGroup>,
     pub nat_gateways: FastMap<&'a str, &'a NatGateway>,
+    pub prefix_lists: FastMap<&'a str, &'a PrefixList>,
     route_table_by_subnet: FastMap<&'a str, &'a RouteTable>,
     main_route_table: FastMap<&'a str, &'a RouteTable>,
     acl_by_subnet: FastMap<&'a str, &'a NetworkAcl>,
@@ -54,6 +55,11 @@ impl<'a> Index<'a> {
                 .nat_gateways
                 .iter()
                 .map(|n| (n.id.as_str(), n))
+                .collect(),
+            prefix_lists: snapshot
+                .prefix_lists
+                .iter()
+                .map(|p| (p.id.as_str(), p))
                 .collect(),
             route_table_by_subnet: FastMap::default(),
             main_route_table: FastMap::default(),

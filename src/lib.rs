@@ -9,6 +9,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod escape;
 pub mod index;
 pub mod lambda;
 pub mod model;

@@ -1,8 +1,10 @@
 //! A small evaluator for VPC endpoint policies: the IAM subset endpoint policies use.
 //!
 //! Deny wins over Allow; wildcards in actions (case-insensitive) and resources; principals
-//! `*`, `{"AWS": ...}` and `{"Service": ...}`. A statement whose Condition would decide the
-//! outcome is never counted as an allow: the result is `Undecidable`, quoting it.
+//! `*`, `{"AWS": ...}` and `{"Service": ...}`. Conditions on keys whose value is known for a
+//! request through the endpoint (`aws:SourceVpc`, `aws:SourceVpce`, the principal's keys)
+//! are evaluated with IAM's rules for absent keys; any other condition that would decide
+//! the outcome is never counted as an allow: the result is `Undecidable`, quoting it.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -29,6 +31,26 @@ pub struct Statement {
     pub resources: Matcher,
     /// The statement's Condition block, as JSON text, when it has one.
     pub condition: Option<String>,
+    /// The same block, one test per (operator, key).
+    pub tests: Vec<ConditionTest>,
+}
+
+/// One `"Operator": {"key": values}` pair of a Condition block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionTest {
+    /// As written, e.g. `ForAnyValue:StringLikeIfExists`.
+    pub operator: String,
+    /// Lower case: condition keys are not case-sensitive.
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// What a request carries for one condition key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyValue<'a> {
+    Is(&'a str),
+    /// Known not to be in the request context.
+    Absent,
 }
 
 /// `Action`/`NotAction` or `Resource`/`NotResource`: patterns, possibly negated.
@@ -65,7 +87,12 @@ pub enum Principal<'a> {
 pub struct Request<'a> {
     pub action: &'a str,
     pub principal: Principal<'a>,
-    pub resource: &'a str,
+    /// `None` when not known (the execution role could not be read): a statement whose
+    /// Resource could exclude it cannot decide.
+    pub resource: Option<&'a str>,
+    /// The condition keys whose value (or absence) is known for this request, keys in lower
+    /// case; every other key is unknown.
+    pub context: &'a [(&'a str, KeyValue<'a>)],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,11 +185,18 @@ impl Policy {
         for statement in candidates.into_iter().map(|i| &self.statements[i]) {
             let applies = match statement.applies(request) {
                 Applies::No => continue,
-                Applies::Yes => statement
-                    .condition
-                    .clone()
-                    .map(|c| format!("{} has Condition {c}", statement.label())),
+                Applies::Yes => None,
                 Applies::Maybe(why) => Some(format!("{} {why}", statement.label())),
+            };
+            let applies = match (applies, statement.conditions_hold(request)) {
+                (_, Tri::False) => continue,
+                (None, Tri::True) => None,
+                (Some(why), _) => Some(why),
+                (None, Tri::Unknown(why)) => Some(format!(
+                    "{} has Condition {} ({why})",
+                    statement.label(),
+                    statement.condition.as_deref().unwrap_or_default()
+                )),
             };
             match (statement.allow, applies) {
                 (false, None) => return Decision::ExplicitDeny(statement.sid.clone()),
@@ -189,6 +223,82 @@ enum Applies {
     Maybe(String),
 }
 
+/// A three-valued truth: conditions on keys esm-guard cannot know are `Unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tri {
+    True,
+    False,
+    Unknown(String),
+}
+
+impl ConditionTest {
+    /// IAM's rules (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+    /// values of one key are ORed; a key absent from the request matches no value, so a
+    /// negated operator holds and the others do not; `...IfExists` holds when the key is
+    /// absent; `Null` tests presence; `ForAllValues` holds for an absent key,
+    /// `ForAnyValue` does not.
+    fn holds(&self, context: &[(&str, KeyValue<'_>)]) -> Tri {
+        let unknown = |why: &str| Tri::Unknown(format!("{} on {} {why}", self.operator, self.key));
+        let Some(value) = context
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&self.key))
+            .map(|(_, v)| *v)
+        else {
+            return unknown("cannot be known for this request");
+        };
+        if self.values.iter().any(|v| v.contains("${")) {
+            return unknown("uses a policy variable");
+        }
+        let (set, rest) = match self.operator.split_once(':') {
+            Some((set, rest)) => (Some(set), rest),
+            None => (None, self.operator.as_str()),
+        };
+        let (base, if_exists) = match rest.strip_suffix("IfExists") {
+            Some(base) => (base, true),
+            None => (rest, false),
+        };
+        if base == "Null" {
+            let wants_absent = match self.values.first().map(|v| v.to_ascii_lowercase()) {
+                Some(v) if v == "true" => true,
+                Some(v) if v == "false" => false,
+                _ => return unknown("has a value that is neither true nor false"),
+            };
+            return bool_tri(matches!(value, KeyValue::Absent) == wants_absent);
+        }
+        let (negated, compare): (bool, fn(&str, &str) -> bool) = match base {
+            "StringEquals" => (false, |p, v| p == v),
+            "StringNotEquals" => (true, |p, v| p == v),
+            "StringEqualsIgnoreCase" => (false, |p, v| p.eq_ignore_ascii_case(v)),
+            "StringNotEqualsIgnoreCase" => (true, |p, v| p.eq_ignore_ascii_case(v)),
+            "StringLike" => (false, glob_match),
+            "StringNotLike" => (true, glob_match),
+            "ArnEquals" | "ArnLike" => (false, glob_match),
+            "ArnNotEquals" | "ArnNotLike" => (true, glob_match),
+            "Bool" => (false, |p, v| p.eq_ignore_ascii_case(v)),
+            _ => return unknown("uses an operator esm-guard does not evaluate"),
+        };
+        match value {
+            KeyValue::Absent => bool_tri(match set {
+                Some("ForAllValues") => true,
+                Some("ForAnyValue") => false,
+                _ => if_exists || negated,
+            }),
+            KeyValue::Is(v) => {
+                let any = self.values.iter().any(|p| compare(p, v));
+                bool_tri(any != negated)
+            }
+        }
+    }
+}
+
+fn bool_tri(b: bool) -> Tri {
+    if b {
+        Tri::True
+    } else {
+        Tri::False
+    }
+}
+
 impl Statement {
     fn label(&self) -> String {
         match &self.sid {
@@ -201,10 +311,55 @@ impl Statement {
         let action = self
             .actions
             .matches(|p| glob_match_by(p, request.action, |a, b| a.eq_ignore_ascii_case(&b)));
-        let resource = self.resources.matches(|p| glob_match(p, request.resource));
-        if !action || !resource {
+        if !action {
             return Applies::No;
         }
+        let principal = self.principal_applies(request);
+        let resource = match request.resource {
+            Some(resource) => {
+                if !self.resources.matches(|p| glob_match(p, resource)) {
+                    return Applies::No;
+                }
+                None
+            }
+            // Only `Resource: "*"` decides for a resource nobody knows.
+            None if !self.resources.negated && self.resources.patterns.iter().any(|p| p == "*") => {
+                None
+            }
+            None => Some(format!(
+                "names resources {:?} and the resource asked for (the execution role) is not known",
+                self.resources.patterns
+            )),
+        };
+        match (principal, resource) {
+            (Applies::No, _) => Applies::No,
+            (Applies::Maybe(why), _) | (Applies::Yes, Some(why)) => Applies::Maybe(why),
+            (Applies::Yes, None) => Applies::Yes,
+        }
+    }
+
+    /// Whether the Condition block holds for `request`: every test must.
+    fn conditions_hold(&self, request: &Request<'_>) -> Tri {
+        if self.condition.is_some() && self.tests.is_empty() {
+            return Tri::Unknown("its Condition block is not understood".into());
+        }
+        let mut unknown = None;
+        for test in &self.tests {
+            match test.holds(request.context) {
+                Tri::False => return Tri::False,
+                Tri::Unknown(why) => {
+                    unknown.get_or_insert(why);
+                }
+                Tri::True => {}
+            }
+        }
+        match unknown {
+            Some(why) => Tri::Unknown(why),
+            None => Tri::True,
+        }
+    }
+
+    fn principal_applies(&self, request: &Request<'_>) -> Applies {
         match &self.principal {
             PrincipalSpec::Any => Applies::Yes,
             PrincipalSpec::Not(text) => Applies::Maybe(format!("uses NotPrincipal {text}")),
@@ -264,14 +419,18 @@ fn exact_arns(principal: &PrincipalSpec) -> Option<&[String]> {
     }
 }
 
-/// An AWS principal entry admits a role ARN when it is that ARN, the account's root, or
-/// the bare account id (the account then delegates to its own IAM policies).
+/// An AWS principal entry admits a role ARN when it is that ARN, the account's root (in the
+/// role's partition), or the bare account id (the account then delegates to its own IAM
+/// policies).
 fn aws_principal_matches(entry: &str, arn: &str) -> bool {
     if entry == arn || glob_match(entry, arn) {
         return true;
     }
-    let account = arn.split(':').nth(4).unwrap_or_default();
-    !account.is_empty() && (entry == account || entry == format!("arn:aws:iam::{account}:root"))
+    let mut parts = arn.split(':');
+    let partition = parts.nth(1).unwrap_or_default();
+    let account = parts.nth(2).unwrap_or_default();
+    !account.is_empty()
+        && (entry == account || entry == format!("arn:{partition}:iam::{account}:root"))
 }
 
 fn parse_statement(s: &Value) -> Result<Statement, String> {
@@ -323,6 +482,34 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
         Some(Value::Object(map)) if map.is_empty() => None,
         Some(c) => Some(c.to_string()),
     };
+    // A block that is not {operator: {key: value(s)}} keeps no tests: it is undecidable.
+    let mut tests = Vec::new();
+    if let Some(Value::Object(operators)) = obj.get("Condition") {
+        'parse: for (operator, keys) in operators {
+            let Value::Object(keys) = keys else {
+                tests.clear();
+                break 'parse;
+            };
+            for (key, values) in keys {
+                let values = match values {
+                    Value::Bool(b) => vec![b.to_string()],
+                    Value::Number(n) => vec![n.to_string()],
+                    other => match strings(other) {
+                        Some(v) => v,
+                        None => {
+                            tests.clear();
+                            break 'parse;
+                        }
+                    },
+                };
+                tests.push(ConditionTest {
+                    operator: operator.clone(),
+                    key: key.to_ascii_lowercase(),
+                    values,
+                });
+            }
+        }
+    }
     Ok(Statement {
         sid: obj.get("Sid").and_then(Value::as_str).map(str::to_string),
         allow,
@@ -330,6 +517,7 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
         actions,
         resources,
         condition,
+        tests,
     })
 }
 
@@ -379,13 +567,14 @@ fn glob_match_by(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> 
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || eq(p[pi], t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // A `*` in the pattern is always a wildcard, even against a literal `*` in the text.
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || eq(p[pi], t[ti])) {
+            pi += 1;
+            ti += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -455,7 +644,8 @@ mod tests {
         Request {
             action: "lambda:InvokeFunction",
             principal: Principal::Service("lambda.amazonaws.com"),
-            resource: "arn:aws:lambda:us-east-1:123456789012:function:f",
+            resource: Some("arn:aws:lambda:us-east-1:123456789012:function:f"),
+            context: &[],
         }
     }
 
@@ -463,7 +653,8 @@ mod tests {
         Request {
             action: "secretsmanager:GetSecretValue",
             principal: Principal::Aws(ROLE),
-            resource: SECRET,
+            resource: Some(SECRET),
+            context: &[],
         }
     }
 
@@ -502,7 +693,8 @@ mod tests {
                 let request = Request {
                     action: "secretsmanager:GetSecretValue",
                     principal: Principal::Aws(role),
-                    resource,
+                    resource: Some(resource),
+                    context: &[],
                 };
                 assert_eq!(
                     policy.evaluate(&request),
@@ -514,7 +706,8 @@ mod tests {
         let b = Request {
             action: "secretsmanager:GetSecretValue",
             principal: Principal::Aws("arn:aws:iam::123456789012:role/b"),
-            resource: SECRET,
+            resource: Some(SECRET),
+            context: &[],
         };
         assert_eq!(
             policy.evaluate(&b),
@@ -525,8 +718,142 @@ mod tests {
     }
 
     #[test]
+    fn conditions_on_known_keys_are_evaluated() {
+        let vpce = [
+            ("aws:sourcevpce", KeyValue::Is("vpce-1")),
+            ("aws:sourcevpc", KeyValue::Is("vpc-1")),
+            ("aws:principalorgid", KeyValue::Absent),
+            ("aws:principalaccount", KeyValue::Absent),
+        ];
+        let request = Request {
+            context: &vpce,
+            ..lambda_invoke()
+        };
+        let with = |condition: &str| {
+            format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{condition}}}]}}"#
+            )
+        };
+        let cases = [
+            (
+                r#"{"StringEquals":{"aws:SourceVpce":"vpce-1"}}"#,
+                Decision::Allow,
+            ),
+            (
+                r#"{"StringEquals":{"aws:SourceVpce":["vpce-2","vpce-1"]}}"#,
+                Decision::Allow,
+            ),
+            (
+                r#"{"StringEquals":{"aws:SourceVpce":"vpce-2"}}"#,
+                Decision::ImplicitDeny,
+            ),
+            (
+                r#"{"StringNotEquals":{"aws:SourceVpc":"vpc-1"}}"#,
+                Decision::ImplicitDeny,
+            ),
+            (
+                r#"{"StringLike":{"aws:SourceVpc":"vpc-*"}}"#,
+                Decision::Allow,
+            ),
+            // Keys only IAM principals carry are absent for the Lambda service principal.
+            (
+                r#"{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}"#,
+                Decision::ImplicitDeny,
+            ),
+            (
+                r#"{"StringEquals":{"aws:PrincipalAccount":"123456789012"}}"#,
+                Decision::ImplicitDeny,
+            ),
+            (
+                r#"{"StringNotEquals":{"aws:PrincipalOrgID":"o-1"}}"#,
+                Decision::Allow,
+            ),
+            (
+                r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-1"}}"#,
+                Decision::Allow,
+            ),
+            (r#"{"Null":{"aws:PrincipalOrgID":"true"}}"#, Decision::Allow),
+            (
+                r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#,
+                Decision::ImplicitDeny,
+            ),
+            (
+                r#"{"ForAnyValue:StringEquals":{"aws:PrincipalOrgID":"o-1"}}"#,
+                Decision::ImplicitDeny,
+            ),
+            (
+                r#"{"ForAllValues:StringEquals":{"aws:PrincipalOrgID":"o-1"}}"#,
+                Decision::Allow,
+            ),
+            // Both tests of one block must hold.
+            (
+                r#"{"StringEquals":{"aws:SourceVpce":"vpce-1","aws:SourceVpc":"vpc-2"}}"#,
+                Decision::ImplicitDeny,
+            ),
+        ];
+        for (condition, want) in cases {
+            let policy = Policy::parse(&with(condition)).unwrap();
+            assert_eq!(policy.evaluate(&request), want, "{condition}");
+        }
+        for undecidable in [
+            r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+            r#"{"StringEquals":{"aws:SourceVpce":"${aws:username}"}}"#,
+            r#"{"IpAddress":{"aws:SourceVpce":"10.0.0.0/8"}}"#,
+            r#"{"StringEquals":"not an object"}"#,
+        ] {
+            let policy = Policy::parse(&with(undecidable)).unwrap();
+            assert!(
+                matches!(policy.evaluate(&request), Decision::Undecidable(_)),
+                "{undecidable}"
+            );
+        }
+        // A deny on a key that holds denies; one that does not hold lets the allow through.
+        let deny = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+            {"Sid":"OnlyOurVpce","Effect":"Deny","Principal":"*","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1"}}}]}"#;
+        assert_eq!(
+            Policy::parse(deny).unwrap().evaluate(&request),
+            Decision::Allow
+        );
+        let other = [("aws:sourcevpce", KeyValue::Is("vpce-9"))];
+        assert_eq!(
+            Policy::parse(deny).unwrap().evaluate(&Request {
+                context: &other,
+                ..lambda_invoke()
+            }),
+            Decision::ExplicitDeny(Some("OnlyOurVpce".into()))
+        );
+    }
+
+    #[test]
+    fn an_unknown_resource_is_decided_only_by_resource_star() {
+        let star = service_principal_policy("sts:AssumeRole");
+        let named = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/consumer"}]}"#;
+        let unknown = Request {
+            action: "sts:AssumeRole",
+            principal: Principal::Service("lambda.amazonaws.com"),
+            resource: None,
+            context: &[],
+        };
+        assert_eq!(decide(&star, unknown), Decision::Allow);
+        assert!(matches!(decide(named, unknown), Decision::Undecidable(_)));
+        assert_eq!(
+            decide(
+                named,
+                Request {
+                    resource: Some(ROLE),
+                    ..unknown
+                }
+            ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
     fn glob() {
         let cases = [
+            ("a*c", "a*bc", true),
+            ("a*", "a*", true),
+            ("*b", "*xb", true),
             ("*", "anything", true),
             ("lambda:*", "lambda:invokefunction", true),
             ("lambda:invoke*", "lambda:invokefunction", true),
@@ -550,7 +877,8 @@ mod tests {
         let assume = Request {
             action: "sts:AssumeRole",
             principal: Principal::Service("lambda.amazonaws.com"),
-            resource: ROLE,
+            resource: Some(ROLE),
+            context: &[],
         };
         assert_eq!(decide(&sts, assume), Decision::Allow);
         // Lambda's policy does not grant STS, and vice versa.
@@ -562,7 +890,7 @@ mod tests {
         )]);
         assert_eq!(decide(&secrets, get_secret()), Decision::Allow);
         let other_secret = Request {
-            resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:other",
+            resource: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:other"),
             ..get_secret()
         };
         assert_eq!(decide(&secrets, other_secret), Decision::ImplicitDeny);

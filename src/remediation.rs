@@ -13,14 +13,15 @@ use crate::rules::{Report, Severity, Verdict};
 /// The tag that stops esm-guard from changing a mapping, a VPC or a security group.
 pub const TAG_OPT_OUT: &str = "esm-guard:remediate";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How far self-healing goes: the CLI's `--remediate`, the function's `REMEDIATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Report only.
     Off,
     /// Report, and say exactly which actions would run.
     Plan,
-    /// Run them.
+    /// Run them (endpoints and security-group rules only), then audit again.
     Apply,
 }
 
@@ -31,6 +32,14 @@ impl Mode {
             "plan" => Some(Mode::Plan),
             "apply" => Some(Mode::Apply),
             _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Plan => "plan",
+            Mode::Apply => "apply",
         }
     }
 }
@@ -94,6 +103,9 @@ fn opted_out(index: &Index<'_>, action: &Action) -> Option<String> {
         ),
         ActionKind::Manual { .. } => return Some("manual steps never run".into()),
     };
+    // Every opt-out tag the action touches must be read and not "off": a tag that could
+    // not be read stops the action as surely as one that says off.
+    let mut unreadable: Option<String> = None;
     for fix in &action.fixes {
         let Some(esm) = index
             .snapshot
@@ -101,37 +113,44 @@ fn opted_out(index: &Index<'_>, action: &Action) -> Option<String> {
             .iter()
             .find(|m| m.uuid == fix.esm_uuid)
         else {
+            unreadable.get_or_insert(format!("mapping {} is not in the facts read", fix.esm_uuid));
             continue;
         };
         if is_off(&esm.tags) {
             return Some(format!("mapping {} is tagged {TAG_OPT_OUT}=off", esm.uuid));
         }
         if index.snapshot.unreadable_tags.contains(&esm.uuid) {
-            return Some(format!("the tags of mapping {} could not be read (lambda:ListTags), so its opt-out cannot be checked", esm.uuid));
+            unreadable.get_or_insert(format!("the tags of mapping {} could not be read (lambda:ListTags), so its opt-out cannot be checked", esm.uuid));
         }
     }
-    let vpcs: BTreeSet<&str> = groups
-        .iter()
-        .filter_map(|g| index.security_groups.get(g).map(|sg| sg.vpc_id.as_str()))
-        .chain(vpc)
-        .collect();
+    let mut vpcs: BTreeSet<&str> = vpc.into_iter().collect();
+    for group in &groups {
+        match index.security_groups.get(group) {
+            Some(g) if is_off(&g.tags) => {
+                return Some(format!(
+                    "security group {group} is tagged {TAG_OPT_OUT}=off"
+                ))
+            }
+            Some(g) => {
+                vpcs.insert(g.vpc_id.as_str());
+            }
+            None => {
+                unreadable.get_or_insert(format!("security group {group} was not in the answer of ec2:DescribeSecurityGroups, so its opt-out tag cannot be checked"));
+            }
+        }
+    }
     for vpc in vpcs {
-        if index.vpcs.get(vpc).is_some_and(|v| is_off(&v.tags)) {
-            return Some(format!("VPC {vpc} is tagged {TAG_OPT_OUT}=off"));
+        match index.vpcs.get(vpc).and_then(|v| v.tags.as_ref()) {
+            Some(tags) if is_off(tags) => {
+                return Some(format!("VPC {vpc} is tagged {TAG_OPT_OUT}=off"))
+            }
+            Some(_) => {}
+            None => {
+                unreadable.get_or_insert(format!("the tags of VPC {vpc} could not be read (ec2:DescribeVpcs), so its opt-out cannot be checked"));
+            }
         }
     }
-    for group in groups {
-        if index
-            .security_groups
-            .get(group)
-            .is_some_and(|g| is_off(&g.tags))
-        {
-            return Some(format!(
-                "security group {group} is tagged {TAG_OPT_OUT}=off"
-            ));
-        }
-    }
-    None
+    unreadable
 }
 
 /// What happened to one action.

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use crate::escape::terminal as safe;
 use crate::plan::{Action, ActionsByFinding};
 use crate::remediation::{ActionResult, Healing, MappingHealing, Mode, Outcome};
 use crate::rules::{Finding, MappingReport, Report, Severity, SourceSummary, Summary, Verdict};
@@ -44,6 +45,8 @@ pub struct MappingDocument<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct FindingDocument<'a> {
+    /// Unique within the mapping; the actions' `fixes` name findings by it.
+    pub id: &'a str,
     pub rule: &'static str,
     pub severity: Severity,
     pub resources: &'a [String],
@@ -81,6 +84,7 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
                     .map(|f| {
                         let fixing: Vec<&Action> = by_finding.get(&m.uuid, f).collect();
                         FindingDocument {
+                            id: &f.id,
                             rule: f.rule.as_str(),
                             severity: f.severity,
                             resources: &f.resources,
@@ -161,8 +165,10 @@ pub fn remediation_text(r: &RemediationDocument<'_>) -> String {
         };
         let _ = writeln!(
             out,
-            "  {word:<16} {}  {}{detail}",
-            result.action_id, result.description
+            "  {word:<16} {}  {}{}",
+            safe(&result.action_id),
+            safe(&result.description),
+            safe(&detail)
         );
     }
     for h in r.healing {
@@ -174,12 +180,12 @@ pub fn remediation_text(r: &RemediationDocument<'_>) -> String {
         let created = if h.created.is_empty() {
             String::new()
         } else {
-            format!(" (created {})", h.created.join(", "))
+            format!(" (created {})", safe(&h.created.join(", ")))
         };
         let _ = writeln!(
             out,
             "  mapping {}: {word}, {} -> {}{created}",
-            h.uuid,
+            safe(&h.uuid),
             h.verdict_before.as_str(),
             h.verdict_after.as_str()
         );
@@ -238,9 +244,9 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
             out,
             "\n{style}{:<7}{style:#} {}  {} <- {} ({})",
             m.verdict.as_str().to_uppercase(),
-            m.uuid,
-            function_name(&m.function_arn),
-            source,
+            safe(&m.uuid),
+            safe(function_name(&m.function_arn)),
+            safe(&source),
             m.mode.as_str()
         );
         if let Some(net) = &m.network {
@@ -248,9 +254,10 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
                 Some(vpc) => {
                     let _ = writeln!(
                         out,
-                        "        network: {vpc}; subnets {}; security groups {}; broker port {}",
-                        net.subnet_ids.join(", "),
-                        net.security_group_ids.join(", "),
+                        "        network: {}; subnets {}; security groups {}; broker port {}",
+                        safe(vpc),
+                        safe(&net.subnet_ids.join(", ")),
+                        safe(&net.security_group_ids.join(", ")),
                         ports(&net.broker_ports)
                     );
                 }
@@ -284,9 +291,18 @@ fn write_finding(
     by_finding: &ActionsByFinding<'_>,
 ) {
     let (mark, style) = severity_mark(f.severity);
-    let _ = writeln!(out, "  {style}{mark:<7}{style:#} {}: {}", f.rule, f.message);
+    let _ = writeln!(
+        out,
+        "  {style}{mark:<7}{style:#} {}: {}",
+        f.rule,
+        safe(&f.message)
+    );
     if !f.resources.is_empty() {
-        let _ = writeln!(out, "          resources: {}", f.resources.join(", "));
+        let _ = writeln!(
+            out,
+            "          resources: {}",
+            safe(&f.resources.join(", "))
+        );
     }
     for a in by_finding.get(&m.uuid, f) {
         let how = if a.automatic {
@@ -294,8 +310,8 @@ fn write_finding(
         } else {
             "fix (manual)"
         };
-        let _ = writeln!(out, "          {how}: {}", a.description);
-        let _ = writeln!(out, "            $ {}", a.command);
+        let _ = writeln!(out, "          {how}: {}", safe(&a.description));
+        let _ = writeln!(out, "            $ {}", safe(&a.command));
     }
 }
 

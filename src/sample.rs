@@ -14,6 +14,9 @@ pub struct Sample {
 
 pub const ACCOUNT: &str = "123456789012";
 
+/// The policy EC2 reports for an endpoint created without one.
+pub const DEFAULT_ENDPOINT_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
 /// How a mapping authenticates to an MSK cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
@@ -56,7 +59,7 @@ impl Sample {
             cidr_blocks: vec![format!("10.{n}.0.0/16").parse().expect("valid CIDR")],
             dns_support: Some(true),
             dns_hostnames: Some(true),
-            tags: Default::default(),
+            tags: Some(Default::default()),
         });
         let igw = self.id("igw");
         self.snapshot.internet_gateways.push(InternetGateway {
@@ -240,7 +243,7 @@ impl Sample {
     }
 
     /// An interface endpoint for `service` (`lambda`, `sts`, ...), available, with the
-    /// default (full access) policy.
+    /// default (full access) policy, as EC2 reports it.
     pub fn endpoint(
         &mut self,
         vpc: &str,
@@ -261,7 +264,7 @@ impl Sample {
             security_group_ids: groups.to_vec(),
             route_table_ids: vec![],
             private_dns_enabled: private_dns,
-            policy_document: None,
+            policy_document: Some(DEFAULT_ENDPOINT_POLICY.to_string()),
             tags: Default::default(),
         });
         id

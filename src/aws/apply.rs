@@ -248,22 +248,23 @@ async fn execute(ec2: &aws_sdk_ec2::Client, action: &Action) -> Outcome {
     }
 }
 
-fn rule_error<E, R>(
+fn rule_error<E>(
     call: &str,
-    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
 ) -> Outcome
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let class = classify(e);
-    let text = class.describe();
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
     // The rule exists already: someone (or a racing run) made it. That is done.
-    if text.starts_with("InvalidPermission.Duplicate") {
+    if e.code() == Some("InvalidPermission.Duplicate") {
         Outcome::AlreadyDone { resource: None }
     } else {
         Outcome::Failed {
-            error: format!("{call}: {text}"),
+            error: format!("{call}: {}", classify(e).describe()),
         }
     }
 }

@@ -1,20 +1,24 @@
-//! Reads the facts of a region into a `Snapshot`, in few calls.
+//! Reads the facts of a region into a `Snapshot`, in few calls, failing closed.
 //!
 //! Batched and scoped: one call per resource type per page, filtered by the VPCs in scope,
-//! never one call per mapping. A call that is denied or throttled past the SDK's retries
-//! becomes a `DataGap` on the mappings it touches; any other error ends the run.
+//! never one call per mapping. A call that is denied, throttled, failing or answered
+//! incompletely becomes a `DataGap` on the mappings it touches: what could not be read is
+//! unknown, never assumed. A request AWS calls invalid ends the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use aws_sdk_ec2::types::Filter;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::errors::{classify, ErrorClass};
+use super::from_ec2::Incomplete;
 use super::{from_ec2, from_kafka, from_lambda, Clients};
 use crate::index::Index;
 use crate::model::*;
+use crate::rules::{configured_network, required_services, role_decides};
 
 /// Which mappings to audit. Empty lists mean "all".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,12 +32,13 @@ pub struct Scope {
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
     pub scope: Scope,
-    /// Read execution roles and VPC DNS attributes even where no rule needs them: planning
-    /// new endpoints (remediation) writes policies naming the role.
+    /// Read execution roles, VPC DNS attributes and tags even where no rule needs them:
+    /// planning new endpoints (remediation) writes policies naming the role, and the
+    /// opt-out tags must be read before anything changes.
     pub for_remediation: bool,
     /// Start no call after this instant, and cut a call (retries included) short at it:
     /// what is left unread becomes `insufficient-data`. The Lambda sets it from its
-    /// invocation deadline; the CLI has none.
+    /// invocation deadline; the CLI from its operation timeout.
     pub deadline: Option<tokio::time::Instant>,
 }
 
@@ -68,14 +73,15 @@ struct Collector<'c> {
     deadline: Option<tokio::time::Instant>,
 }
 
-/// What one call's error means for the run.
-fn judge<E, R>(call: &'static str, error: &SdkError<E, R>) -> Result<ErrorClass, CollectError>
+/// What one call's error means for the run: a gap, or (a defect) the end of the run.
+fn judge<E>(
+    call: &'static str,
+    error: &SdkError<E, HttpResponse>,
+) -> Result<ErrorClass, CollectError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let class = classify(error);
-    match class {
+    match classify(error) {
         ErrorClass::Other(message) => Err(CollectError::Call { call, message }),
         class => Ok(class),
     }
@@ -89,17 +95,27 @@ fn gap(call: &'static str, class: &ErrorClass, scope: GapScope) -> DataGap {
         scope,
         cause: match class {
             ErrorClass::Throttled { .. } => GapCause::Throttled,
-            ErrorClass::Unavailable { .. } => GapCause::Unavailable,
+            ErrorClass::Unavailable { .. } | ErrorClass::NotFound { .. } => GapCause::Unavailable,
             ErrorClass::Deadline => GapCause::Deadline,
-            _ => GapCause::Denied,
+            ErrorClass::Incomplete(_) => GapCause::Incomplete,
+            ErrorClass::Denied { .. } | ErrorClass::Other(_) => GapCause::Denied,
         },
     }
 }
 
+/// The outcome of a read: the facts, or why they are unknown (`Err(Err)`: the run stops).
+type Read<T> = Result<T, Result<ErrorClass, CollectError>>;
+
+fn incomplete<T>(what: Incomplete) -> Read<T> {
+    Err(Ok(ErrorClass::Incomplete(what)))
+}
+
+/// Every page of a paginated call. `$body` turns one page into facts and returns
+/// `Result<(), Incomplete>`: an incomplete page makes the whole read unknown.
 macro_rules! pages {
     ($collector:expr, $call:literal, $request:expr, |$page:ident| $body:block) => {{
         let mut stream = $request.into_paginator().send();
-        let mut outcome = Ok(());
+        let mut outcome: Read<()> = Ok(());
         loop {
             let Some(next) = $collector.bounded(stream.next()).await else {
                 outcome = Err(Ok(ErrorClass::Deadline));
@@ -108,7 +124,13 @@ macro_rules! pages {
             let Some(page) = next else { break };
             $collector.count($call);
             match page {
-                Ok($page) => $body,
+                Ok($page) => {
+                    let read: Result<(), Incomplete> = (|| $body)();
+                    if let Err(what) = read {
+                        outcome = incomplete(what);
+                        break;
+                    }
+                }
                 Err(error) => {
                     outcome = Err(judge($call, &error));
                     break;
@@ -117,6 +139,13 @@ macro_rules! pages {
         }
         outcome
     }};
+}
+
+/// The items of a list AWS always sends (empty or not): `None` means the answer was cut.
+fn list<'a, T>(items: &'a Option<Vec<T>>, call: &str, what: &str) -> Result<&'a [T], Incomplete> {
+    items
+        .as_deref()
+        .ok_or_else(|| format!("{call} answered without its {what} list"))
 }
 
 impl Collector<'_> {
@@ -174,20 +203,12 @@ pub async fn collect(
     let subnet_ids = mapping_subnets(&snapshot);
     if !subnet_ids.is_empty() {
         (collector.progress)("locating the mappings' subnets");
-        match collector
-            .subnets(
-                Filter::builder()
-                    .name("subnet-id")
-                    .set_values(Some(subnet_ids))
-                    .build(),
-            )
-            .await?
-        {
+        match collector.subnets("subnet-id", &subnet_ids).await? {
             Ok(subnets) => snapshot.subnets = subnets,
             Err(class) => {
                 snapshot
                     .gaps
-                    .push(gap("ec2:DescribeSubnets", &class, GapScope::All));
+                    .push(gap("ec2:DescribeSubnets", &class?, GapScope::All));
                 return Ok(collector.finish(snapshot));
             }
         }
@@ -208,6 +229,7 @@ pub async fn collect(
         collector
             .vpc_dns(&vpc_ids, options.for_remediation, &mut snapshot)
             .await?;
+        collector.prefix_lists(&mut snapshot).await?;
         collector
             .execution_roles(options.for_remediation, &mut snapshot)
             .await?;
@@ -217,31 +239,11 @@ pub async fn collect(
 
 /// The subnets the mappings' ENIs use (cluster broker subnets, or `VPC_SUBNET`).
 fn mapping_subnets(snapshot: &Snapshot) -> Vec<String> {
-    let clusters: BTreeMap<&str, &MskCluster> = snapshot
-        .clusters
-        .iter()
-        .map(|c| (c.arn.as_str(), c))
-        .collect();
+    let index = Index::new(snapshot);
     let mut ids = BTreeSet::new();
     for m in &snapshot.mappings {
-        match &m.source {
-            EventSource::Msk { cluster_arn } => {
-                match clusters.get(cluster_arn.as_str()).map(|c| &c.kind) {
-                    Some(ClusterKind::Provisioned { broker_subnets, .. }) => {
-                        ids.extend(broker_subnets.iter().cloned())
-                    }
-                    Some(ClusterKind::Serverless { vpc_configs }) => ids.extend(
-                        vpc_configs
-                            .iter()
-                            .flat_map(|v| v.subnet_ids.iter().cloned()),
-                    ),
-                    None => {}
-                }
-            }
-            EventSource::SelfManaged { .. } => ids.extend(
-                m.access_of("VPC_SUBNET")
-                    .map(|u| u.trim_start_matches("subnet:").to_string()),
-            ),
+        if let Some((subnets, _)) = configured_network(m, |arn| index.clusters.get(arn).copied()) {
+            ids.extend(subnets);
         }
     }
     ids.into_iter().collect()
@@ -254,32 +256,14 @@ fn scope_to_vpcs(snapshot: &mut Snapshot, vpcs: &[String]) {
     }
     let keep: BTreeSet<String> = {
         let index = Index::new(snapshot);
-        let subnet_vpc = |id: &str| index.subnets.get(id).map(|s| s.vpc_id.clone());
         snapshot
             .mappings
             .iter()
             .filter(|m| {
-                let subnets: Vec<String> = match &m.source {
-                    EventSource::Msk { cluster_arn } => {
-                        match index.clusters.get(cluster_arn.as_str()).map(|c| &c.kind) {
-                            Some(ClusterKind::Provisioned { broker_subnets, .. }) => {
-                                broker_subnets.clone()
-                            }
-                            Some(ClusterKind::Serverless { vpc_configs }) => vpc_configs
-                                .iter()
-                                .flat_map(|v| v.subnet_ids.clone())
-                                .collect(),
-                            None => vec![],
-                        }
-                    }
-                    EventSource::SelfManaged { .. } => m
-                        .access_of("VPC_SUBNET")
-                        .map(|u| u.trim_start_matches("subnet:").to_string())
-                        .collect(),
-                };
-                subnets
-                    .iter()
-                    .filter_map(|s| subnet_vpc(s))
+                configured_network(m, |arn| index.clusters.get(arn).copied())
+                    .into_iter()
+                    .flat_map(|(subnets, _)| subnets)
+                    .filter_map(|s| index.subnets.get(s.as_str()).map(|s| s.vpc_id.clone()))
                     .any(|v| vpcs.contains(&v))
             })
             .map(|m| m.uuid.clone())
@@ -319,48 +303,51 @@ impl Collector<'_> {
         let lambda = &self.clients.lambda;
         let mut mappings = Vec::new();
         if wanted.is_empty() {
+            const CALL: &str = "lambda:ListEventSourceMappings";
             let listed = pages!(
                 self,
                 "lambda:ListEventSourceMappings",
                 lambda.list_event_source_mappings().max_items(100),
                 |page| {
-                    mappings.extend(
-                        page.event_source_mappings()
-                            .iter()
-                            .filter_map(from_lambda::mapping),
-                    );
+                    for m in list(&page.event_source_mappings, CALL, "EventSourceMappings")? {
+                        mappings.extend(from_lambda::mapping(m)?);
+                    }
+                    Ok(())
                 }
             );
+            // Without the list there is nothing to judge: the run stops, naming the call.
             if let Err(class) = listed {
-                return Err(fatal("lambda:ListEventSourceMappings", class?));
+                return Err(fatal(CALL, class?));
             }
         } else {
+            const CALL: &str = "lambda:GetEventSourceMapping";
             for esm in wanted {
                 let uuid = from_lambda::uuid_of(esm);
-                self.count("lambda:GetEventSourceMapping");
+                self.count(CALL);
                 let Some(result) = self
                     .bounded(lambda.get_event_source_mapping().uuid(uuid).send())
                     .await
                 else {
-                    return Err(fatal("lambda:GetEventSourceMapping", ErrorClass::Deadline));
+                    return Err(fatal(CALL, ErrorClass::Deadline));
                 };
                 match result {
                     Ok(out) => match from_lambda::mapping(&out) {
-                        Some(m) => mappings.push(m),
-                        None => {
+                        Ok(Some(m)) => mappings.push(m),
+                        Ok(None) => {
                             return Err(CollectError::Call {
-                                call: "lambda:GetEventSourceMapping",
+                                call: CALL,
                                 message: format!(
                                     "mapping {uuid} does not read from Kafka (MSK or self-managed)"
                                 ),
                             })
                         }
+                        Err(what) => return Err(fatal(CALL, ErrorClass::Incomplete(what))),
                     },
-                    Err(e) => match judge("lambda:GetEventSourceMapping", &e)? {
+                    Err(e) => match judge(CALL, &e)? {
                         ErrorClass::NotFound { .. } => {
                             return Err(CollectError::MappingNotFound(esm.clone()))
                         }
-                        class => return Err(fatal("lambda:GetEventSourceMapping", class)),
+                        class => return Err(fatal(CALL, class)),
                     },
                 }
             }
@@ -373,13 +360,17 @@ impl Collector<'_> {
     async fn mapping_tags(&self, snapshot: &mut Snapshot) -> Result<(), CollectError> {
         let lambda = &self.clients.lambda;
         for m in &mut snapshot.mappings {
-            let Some(arn) = m.arn.clone() else { continue };
+            let Some(arn) = m.arn.clone() else {
+                snapshot.unreadable_tags.push(m.uuid.clone());
+                continue;
+            };
             self.count("lambda:ListTags");
             let Some(result) = self.bounded(lambda.list_tags().resource(&arn).send()).await else {
                 snapshot.unreadable_tags.push(m.uuid.clone());
                 continue;
             };
             match result {
+                // `Tags` absent: the mapping has none.
                 Ok(out) => {
                     m.tags = out
                         .tags()
@@ -402,80 +393,96 @@ impl Collector<'_> {
     ) -> Result<(Vec<MskCluster>, Vec<DataGap>), CollectError> {
         let kafka = &self.clients.kafka;
         let mut clusters = Vec::new();
-        let denied = |call: &'static str, class: &ErrorClass| -> Vec<DataGap> {
+        let unknown = |call: &'static str, class: &ErrorClass| -> Vec<DataGap> {
             arns.iter()
                 .map(|a| gap(call, class, GapScope::Cluster(a.clone())))
                 .collect()
         };
         if arns.len() == 1 {
+            const CALL: &str = "kafka:DescribeClusterV2";
             let arn = arns.iter().next().cloned().unwrap_or_default();
-            self.count("kafka:DescribeClusterV2");
+            self.count(CALL);
             let Some(result) = self
                 .bounded(kafka.describe_cluster_v2().cluster_arn(&arn).send())
                 .await
             else {
-                return Ok((
-                    clusters,
-                    denied("kafka:DescribeClusterV2", &ErrorClass::Deadline),
-                ));
+                return Ok((clusters, unknown(CALL, &ErrorClass::Deadline)));
             };
             match result {
-                Ok(out) => clusters.extend(out.cluster_info().and_then(from_kafka::cluster)),
-                Err(e) => match judge("kafka:DescribeClusterV2", &e)? {
+                // A found cluster always comes with its description: `{}` is a cut answer,
+                // not a missing cluster.
+                Ok(out) => match out.cluster_info().map(from_kafka::cluster) {
+                    Some(Ok(cluster)) => clusters.push(cluster),
+                    Some(Err(what)) => {
+                        return Ok((clusters, unknown(CALL, &ErrorClass::Incomplete(what))))
+                    }
+                    None => {
+                        let what = format!("{CALL} answered without ClusterInfo");
+                        return Ok((clusters, unknown(CALL, &ErrorClass::Incomplete(what))));
+                    }
+                },
+                Err(e) => match judge(CALL, &e)? {
                     ErrorClass::NotFound { .. } => {}
-                    class => return Ok((clusters, denied("kafka:DescribeClusterV2", &class))),
+                    class => return Ok((clusters, unknown(CALL, &class))),
                 },
             }
         } else {
+            const CALL: &str = "kafka:ListClustersV2";
             let listed = pages!(
                 self,
                 "kafka:ListClustersV2",
                 kafka.list_clusters_v2().max_results(100),
                 |page| {
-                    clusters.extend(
-                        page.cluster_info_list()
-                            .iter()
-                            .filter(|c| c.cluster_arn().is_some_and(|a| arns.contains(a)))
-                            .filter_map(from_kafka::cluster),
-                    );
+                    for c in list(&page.cluster_info_list, CALL, "ClusterInfoList")? {
+                        if c.cluster_arn().is_none_or(|a| arns.contains(a)) {
+                            clusters.push(from_kafka::cluster(c)?);
+                        }
+                    }
+                    Ok(())
                 }
             );
             if let Err(class) = listed {
-                return Ok((clusters, denied("kafka:ListClustersV2", &class?)));
+                return Ok((Vec::new(), unknown(CALL, &class?)));
             }
         }
         Ok((clusters, vec![]))
     }
 
+    /// Subnets by a filter (`subnet-id`, `vpc-id`) over `values`, 200 values a call.
     async fn subnets(
         &self,
-        filter: Filter,
-    ) -> Result<Result<Vec<Subnet>, ErrorClass>, CollectError> {
+        name: &str,
+        values: &[String],
+    ) -> Result<Read<Vec<Subnet>>, CollectError> {
+        const CALL: &str = "ec2:DescribeSubnets";
         let ec2 = &self.clients.ec2;
         let mut subnets = Vec::new();
-        let values = filter.values().to_vec();
         for chunk in values.chunks(FILTER_CHUNK) {
-            let f = Filter::builder()
-                .set_name(filter.name().map(str::to_string))
+            let filter = Filter::builder()
+                .name(name)
                 .set_values(Some(chunk.to_vec()))
                 .build();
             let listed = pages!(
                 self,
                 "ec2:DescribeSubnets",
-                ec2.describe_subnets().filters(f).max_results(1000),
+                ec2.describe_subnets().filters(filter).max_results(1000),
                 |page| {
-                    subnets.extend(page.subnets().iter().filter_map(from_ec2::subnet));
+                    for s in list(&page.subnets, CALL, "subnet")? {
+                        subnets.push(from_ec2::subnet(s)?);
+                    }
+                    Ok(())
                 }
             );
             if let Err(class) = listed {
-                return Ok(Err(class?));
+                return Ok(Err(Ok(class?)));
             }
         }
         Ok(Ok(subnets))
     }
 
     /// Subnets, route tables, NAT gateways, endpoints, security groups and network ACLs of
-    /// the VPCs, the six calls run concurrently.
+    /// the VPCs (and, for remediation, the VPCs themselves), the calls run concurrently;
+    /// then the answers are checked against each other.
     async fn network(
         &self,
         vpc_ids: &[String],
@@ -490,13 +497,7 @@ impl Collector<'_> {
                     .set_values(Some(chunk.to_vec()))
                     .build()
             };
-            let gaps = |call: &'static str, class: &ErrorClass| -> Vec<DataGap> {
-                chunk
-                    .iter()
-                    .map(|v| gap(call, class, GapScope::Vpc(v.clone())))
-                    .collect()
-            };
-            let subnets = self.subnets(vpc_filter());
+            let subnets = self.subnets("vpc-id", chunk);
             let tables = async {
                 let mut out = Vec::new();
                 let r = pages!(
@@ -506,7 +507,11 @@ impl Collector<'_> {
                         .filters(vpc_filter())
                         .max_results(100),
                     |page| {
-                        out.extend(page.route_tables().iter().filter_map(from_ec2::route_table));
+                        for t in list(&page.route_tables, "ec2:DescribeRouteTables", "route table")?
+                        {
+                            out.push(from_ec2::route_table(t)?);
+                        }
+                        Ok(())
                     }
                 );
                 r.map(|_| out)
@@ -520,7 +525,11 @@ impl Collector<'_> {
                         .filter(vpc_filter())
                         .max_results(1000),
                     |page| {
-                        out.extend(page.nat_gateways().iter().filter_map(from_ec2::nat_gateway));
+                        for n in list(&page.nat_gateways, "ec2:DescribeNatGateways", "NAT gateway")?
+                        {
+                            out.push(from_ec2::nat_gateway(n)?);
+                        }
+                        Ok(())
                     }
                 );
                 r.map(|_| out)
@@ -534,11 +543,11 @@ impl Collector<'_> {
                         .filters(vpc_filter())
                         .max_results(1000),
                     |page| {
-                        out.extend(
-                            page.vpc_endpoints()
-                                .iter()
-                                .filter_map(from_ec2::vpc_endpoint),
-                        );
+                        for e in list(&page.vpc_endpoints, "ec2:DescribeVpcEndpoints", "endpoint")?
+                        {
+                            out.push(from_ec2::vpc_endpoint(e)?);
+                        }
+                        Ok(())
                     }
                 );
                 r.map(|_| out)
@@ -552,11 +561,14 @@ impl Collector<'_> {
                         .filters(vpc_filter())
                         .max_results(1000),
                     |page| {
-                        out.extend(
-                            page.security_groups()
-                                .iter()
-                                .filter_map(from_ec2::security_group),
-                        );
+                        for g in list(
+                            &page.security_groups,
+                            "ec2:DescribeSecurityGroups",
+                            "security group",
+                        )? {
+                            out.push(from_ec2::security_group(g)?);
+                        }
+                        Ok(())
                     }
                 );
                 r.map(|_| out)
@@ -570,20 +582,18 @@ impl Collector<'_> {
                         .filters(vpc_filter())
                         .max_results(1000),
                     |page| {
-                        out.extend(page.network_acls().iter().filter_map(from_ec2::network_acl));
+                        for a in list(&page.network_acls, "ec2:DescribeNetworkAcls", "network ACL")?
+                        {
+                            out.push(from_ec2::network_acl(a)?);
+                        }
+                        Ok(())
                     }
                 );
                 r.map(|_| out)
             };
             let vpcs = async {
                 if !with_vpcs {
-                    return Ok(chunk
-                        .iter()
-                        .map(|id| Vpc {
-                            id: id.clone(),
-                            ..Vpc::default()
-                        })
-                        .collect());
+                    return Ok(Vec::new());
                 }
                 let mut out = Vec::new();
                 let r = pages!(
@@ -591,28 +601,25 @@ impl Collector<'_> {
                     "ec2:DescribeVpcs",
                     ec2.describe_vpcs().filters(vpc_filter()).max_results(1000),
                     |page| {
-                        out.extend(page.vpcs().iter().filter_map(from_ec2::vpc));
+                        for v in list(&page.vpcs, "ec2:DescribeVpcs", "VPC")? {
+                            out.push(from_ec2::vpc(v)?);
+                        }
+                        Ok(())
                     }
                 );
                 r.map(|_| out)
             };
             let (subnets, tables, nats, endpoints, groups, acls, vpcs) =
                 tokio::join!(subnets, tables, nats, endpoints, groups, acls, vpcs);
-            match subnets? {
-                Ok(list) => {
-                    snapshot.subnets.retain(|s| !chunk.contains(&s.vpc_id));
-                    snapshot.subnets.extend(list);
-                }
-                Err(class) => snapshot.gaps.extend(gaps("ec2:DescribeSubnets", &class)),
-            }
-            let mut take = |call: &'static str,
-                            result: Result<(), Result<ErrorClass, CollectError>>|
-             -> Result<(), CollectError> {
-                if let Err(class) = result {
-                    snapshot.gaps.extend(gaps(call, &class?));
+            let mut unknown: BTreeMap<&'static str, ErrorClass> = BTreeMap::new();
+            let mut take = |call: &'static str, read: Read<()>| -> Result<(), CollectError> {
+                if let Err(class) = read {
+                    unknown.insert(call, class?);
                 }
                 Ok(())
             };
+            let subnets = split(subnets?);
+            take("ec2:DescribeSubnets", subnets.1)?;
             let tables = split(tables);
             take("ec2:DescribeRouteTables", tables.1)?;
             let nats = split(nats);
@@ -624,21 +631,42 @@ impl Collector<'_> {
             let acls = split(acls);
             take("ec2:DescribeNetworkAcls", acls.1)?;
             let vpcs = split(vpcs);
-            let vpcs_failed = vpcs.1.is_err();
-            take("ec2:DescribeVpcs", vpcs.1)?;
+            // Only remediation reads VPCs, for their opt-out tags: a VPC not read keeps its
+            // tags unknown, and nothing in it changes. No verdict depends on it.
+            let _ = vpcs.1;
+            snapshot.subnets.retain(|s| !chunk.contains(&s.vpc_id));
+            snapshot.subnets.extend(subnets.0);
             snapshot.route_tables.extend(tables.0);
             snapshot.nat_gateways.extend(nats.0);
             snapshot.vpc_endpoints.extend(endpoints.0);
             snapshot.security_groups.extend(groups.0);
             snapshot.network_acls.extend(acls.0);
-            if vpcs_failed {
-                snapshot.vpcs.extend(chunk.iter().map(|id| Vpc {
+            for id in chunk {
+                let read = vpcs.0.iter().find(|v| v.id == *id).cloned();
+                snapshot.vpcs.push(read.unwrap_or_else(|| Vpc {
                     id: id.clone(),
                     ..Vpc::default()
                 }));
-            } else {
-                snapshot.vpcs.extend(vpcs.0);
             }
+            for (call, class) in &unknown {
+                snapshot.gaps.extend(
+                    chunk
+                        .iter()
+                        .map(|v| gap(call, class, GapScope::Vpc(v.clone()))),
+                );
+            }
+            let read: BTreeSet<&str> = [
+                "ec2:DescribeSubnets",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeNatGateways",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeNetworkAcls",
+            ]
+            .into_iter()
+            .filter(|c| !unknown.contains_key(c))
+            .collect();
+            let gaps = consistency(snapshot, chunk, &read);
+            snapshot.gaps.extend(gaps);
         }
         Ok(())
     }
@@ -652,6 +680,7 @@ impl Collector<'_> {
         snapshot: &mut Snapshot,
     ) -> Result<(), CollectError> {
         use aws_sdk_ec2::types::VpcAttributeName;
+        const CALL: &str = "ec2:DescribeVpcAttribute";
         let ec2 = &self.clients.ec2;
         let relied: BTreeSet<&str> = snapshot
             .vpc_endpoints
@@ -673,39 +702,36 @@ impl Collector<'_> {
             .into_iter()
             .enumerate()
             {
-                self.count("ec2:DescribeVpcAttribute");
+                self.count(CALL);
                 let call = ec2
                     .describe_vpc_attribute()
                     .vpc_id(&vpc_id)
                     .attribute(attribute.clone())
                     .send();
-                let Some(result) = self.bounded(call).await else {
-                    let class = ErrorClass::Deadline;
-                    snapshot.gaps.push(gap(
-                        "ec2:DescribeVpcAttribute",
-                        &class,
-                        GapScope::Vpc(vpc_id.clone()),
-                    ));
-                    break;
-                };
-                match result {
-                    Ok(out) => {
+                let class = match self.bounded(call).await {
+                    None => ErrorClass::Deadline,
+                    Some(Ok(out)) => {
                         let value = match attribute {
                             VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
                             _ => out.enable_dns_hostnames(),
                         };
-                        values[slot] = value.and_then(|v| v.value());
+                        match value.and_then(|v| v.value()) {
+                            Some(v) => {
+                                values[slot] = Some(v);
+                                continue;
+                            }
+                            None => ErrorClass::Incomplete(format!(
+                                "{CALL} answered without the value of {}",
+                                attribute.as_str()
+                            )),
+                        }
                     }
-                    Err(e) => {
-                        let class = judge("ec2:DescribeVpcAttribute", &e)?;
-                        snapshot.gaps.push(gap(
-                            "ec2:DescribeVpcAttribute",
-                            &class,
-                            GapScope::Vpc(vpc_id.clone()),
-                        ));
-                        break;
-                    }
-                }
+                    Some(Err(e)) => judge(CALL, &e)?,
+                };
+                snapshot
+                    .gaps
+                    .push(gap(CALL, &class, GapScope::Vpc(vpc_id.clone())));
+                break;
             }
             if let Some(vpc) = snapshot.vpcs.iter_mut().find(|v| v.id == vpc_id) {
                 vpc.dns_support = values[0];
@@ -715,110 +741,228 @@ impl Collector<'_> {
         Ok(())
     }
 
-    /// Execution roles: only where an endpoint policy must be judged against them (a
-    /// Secrets Manager or destination endpoint with a policy), or for remediation.
+    /// The entries of every managed prefix list that a rule of a group on the mappings'
+    /// paths references (the mappings' groups, the interface endpoints' groups): one
+    /// paginated call per list, only when one is referenced.
+    async fn prefix_lists(&self, snapshot: &mut Snapshot) -> Result<(), CollectError> {
+        const CALL: &str = "ec2:GetManagedPrefixListEntries";
+        let ec2 = &self.clients.ec2;
+        let wanted: BTreeSet<String> = {
+            let index = Index::new(snapshot);
+            let mut groups: BTreeSet<&str> = BTreeSet::new();
+            for m in &snapshot.mappings {
+                if let Some((_, g)) = configured_network(m, |arn| index.clusters.get(arn).copied())
+                {
+                    for id in g {
+                        if let Some(group) = index.security_groups.get(id.as_str()) {
+                            groups.insert(group.id.as_str());
+                        }
+                    }
+                }
+            }
+            for e in snapshot.vpc_endpoints.iter().filter(|e| e.is_interface()) {
+                groups.extend(e.security_group_ids.iter().map(String::as_str));
+            }
+            snapshot
+                .security_groups
+                .iter()
+                .filter(|g| groups.contains(g.id.as_str()))
+                .flat_map(|g| g.ingress.iter().chain(&g.egress))
+                .flat_map(|r| r.prefix_list_ids.iter().cloned())
+                .collect()
+        };
+        for id in wanted {
+            let mut entries_of = PrefixList {
+                id: id.clone(),
+                ..PrefixList::default()
+            };
+            let read = pages!(
+                self,
+                "ec2:GetManagedPrefixListEntries",
+                ec2.get_managed_prefix_list_entries()
+                    .prefix_list_id(&id)
+                    .max_results(100),
+                |page| {
+                    let entries = list(&page.entries, CALL, "Entries")?;
+                    from_ec2::prefix_list(&id, entries, &mut entries_of)
+                }
+            );
+            match read {
+                Ok(()) => snapshot.prefix_lists.push(entries_of),
+                // A list a rule references cannot be missing: not found is unknown too.
+                Err(class) => {
+                    snapshot
+                        .gaps
+                        .push(gap(CALL, &class?, GapScope::PrefixList(id.clone())))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Execution roles: wherever a policy's decision depends on them (an endpoint policy
+    /// that names roles, an STS policy that names resources), or for remediation. One call
+    /// per function.
     async fn execution_roles(
         &self,
         all: bool,
         snapshot: &mut Snapshot,
     ) -> Result<(), CollectError> {
+        const CALL: &str = "lambda:GetFunctionConfiguration";
         let lambda = &self.clients.lambda;
         let needs_role: BTreeSet<String> = {
             let index = Index::new(snapshot);
+            let partition = Partition::of_region(&snapshot.region);
             let mut wanted = BTreeSet::new();
             for m in &snapshot.mappings {
                 if m.mode() != ScalingMode::OnDemand {
                     continue;
                 }
-                let services: Vec<_> = crate::rules::required_services(m)
-                    .into_iter()
-                    .filter(|s| s.uses.iter().any(|u| u.role.is_some()))
-                    .collect();
-                if services.is_empty() {
+                if all {
+                    wanted.insert(m.function_arn.clone());
                     continue;
                 }
-                // The role decides a verdict only where an endpoint's policy does not allow
-                // the use whoever asks (AWS returns the default full-access policy for every
-                // interface endpoint with none set, so most allow): read it only there, one
-                // call per function, and keep a sweep's calls flat in mappings.
-                let vpc = mapping_vpc(&index, m);
-                let judged = vpc.is_some_and(|vpc| {
+                let vpc = configured_network(m, |arn| index.clusters.get(arn).copied())
+                    .and_then(|(subnets, _)| subnets.into_iter().next())
+                    .and_then(|s| index.subnets.get(s.as_str()).map(|s| s.vpc_id.clone()));
+                let Some(vpc) = vpc else { continue };
+                let judged = required_services(m).iter().any(|service| {
                     index.endpoints_in(&vpc).iter().any(|e| {
                         e.is_interface()
-                            && services.iter().any(|s| {
-                                s.short == e.short_service()
-                                    && !index
-                                        .endpoint_policy(e)
-                                        .is_some_and(|p| p.is_ok_and(|p| allows_anyone(p, s)))
-                            })
-                            && e.policy_document.is_some()
+                            && partition.names_service(
+                                &e.service_name,
+                                &snapshot.region,
+                                service.short,
+                            )
+                            && role_decides(&index, service, e)
                     })
                 });
-                if judged || all {
+                if judged {
                     wanted.insert(m.function_arn.clone());
                 }
             }
             wanted
         };
         for function in needs_role {
-            self.count("lambda:GetFunctionConfiguration");
+            self.count(CALL);
             let call = lambda
                 .get_function_configuration()
                 .function_name(&function)
                 .send();
-            let Some(result) = self.bounded(call).await else {
-                let class = ErrorClass::Deadline;
-                snapshot.gaps.push(gap(
-                    "lambda:GetFunctionConfiguration",
-                    &class,
-                    GapScope::Function(function.clone()),
-                ));
-                continue;
-            };
-            match result {
-                Ok(out) => {
-                    let role = out.role().map(str::to_string);
-                    for m in snapshot
-                        .mappings
-                        .iter_mut()
-                        .filter(|m| m.function_arn == function)
-                    {
-                        m.execution_role = role.clone();
+            let class = match self.bounded(call).await {
+                None => ErrorClass::Deadline,
+                Some(Ok(out)) => match out.role() {
+                    Some(role) => {
+                        for m in snapshot
+                            .mappings
+                            .iter_mut()
+                            .filter(|m| m.function_arn == function)
+                        {
+                            m.execution_role = Some(role.to_string());
+                        }
+                        continue;
                     }
-                }
-                Err(e) => match judge("lambda:GetFunctionConfiguration", &e)? {
-                    ErrorClass::NotFound { .. } => {}
-                    class => snapshot.gaps.push(gap(
-                        "lambda:GetFunctionConfiguration",
-                        &class,
-                        GapScope::Function(function.clone()),
-                    )),
+                    // Every function has a role.
+                    None => ErrorClass::Incomplete(format!("{CALL} answered without Role")),
                 },
-            }
+                Some(Err(e)) => match judge(CALL, &e)? {
+                    // The function is gone: its mappings go with it.
+                    ErrorClass::NotFound { .. } => continue,
+                    class => class,
+                },
+            };
+            snapshot
+                .gaps
+                .push(gap(CALL, &class, GapScope::Function(function.clone())));
         }
         Ok(())
     }
 }
 
-fn mapping_vpc(index: &Index<'_>, m: &EventSourceMapping) -> Option<String> {
-    let subnet = match &m.source {
-        EventSource::Msk { cluster_arn } => match &index.clusters.get(cluster_arn.as_str())?.kind {
-            ClusterKind::Provisioned { broker_subnets, .. } => broker_subnets.first().cloned(),
-            ClusterKind::Serverless { vpc_configs } => vpc_configs
-                .first()
-                .and_then(|v| v.subnet_ids.first().cloned()),
-        },
-        EventSource::SelfManaged { .. } => m
-            .access_of("VPC_SUBNET")
-            .next()
-            .map(|u| u.trim_start_matches("subnet:").to_string()),
-    }?;
-    index.subnets.get(subnet.as_str()).map(|s| s.vpc_id.clone())
+/// Facts every VPC has, checked against the answers: each subnet's network ACL, the VPC's
+/// main route table, the groups the mappings use, the NAT gateways active routes lead to.
+/// One missing means an answer was cut short: a gap on the VPC, never a permissive default.
+fn consistency(snapshot: &Snapshot, vpcs: &[String], read: &BTreeSet<&str>) -> Vec<DataGap> {
+    let index = Index::new(snapshot);
+    let mut gaps = Vec::new();
+    let mut missing = |call: &'static str, vpc: &str, what: String| {
+        if read.contains(call) {
+            gaps.push(gap(
+                call,
+                &ErrorClass::Incomplete(what),
+                GapScope::Vpc(vpc.to_string()),
+            ));
+        }
+    };
+    for vpc in vpcs {
+        let subnets = index.subnets_in(vpc);
+        if subnets.is_empty() {
+            missing(
+                "ec2:DescribeSubnets",
+                vpc,
+                format!("no subnet of {vpc} in the answer"),
+            );
+            continue;
+        }
+        if let Some(s) = subnets.iter().find(|s| index.network_acl_of(s).is_none()) {
+            missing(
+                "ec2:DescribeNetworkAcls",
+                vpc,
+                format!("no network ACL for subnet {}", s.id),
+            );
+        }
+        if let Some(s) = subnets.iter().find(|s| index.route_table_of(s).is_none()) {
+            missing(
+                "ec2:DescribeRouteTables",
+                vpc,
+                format!("no route table for subnet {} (nor a main one)", s.id),
+            );
+        }
+        for table in snapshot.route_tables.iter().filter(|t| t.vpc_id == *vpc) {
+            for route in table.routes.iter().filter(|r| !r.is_blackhole()) {
+                if let RouteTarget::NatGateway(nat) = &route.target {
+                    if !index.nat_gateways.contains_key(nat.as_str()) {
+                        missing(
+                            "ec2:DescribeNatGateways",
+                            vpc,
+                            format!("no NAT gateway {nat}, to which {} routes", table.id),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for m in &snapshot.mappings {
+        let Some((subnets, groups)) = configured_network(m, |arn| index.clusters.get(arn).copied())
+        else {
+            continue;
+        };
+        let Some(vpc) = subnets
+            .iter()
+            .find_map(|s| index.subnets.get(s.as_str()).map(|s| s.vpc_id.as_str()))
+        else {
+            continue;
+        };
+        if !vpcs.iter().any(|v| v == vpc) {
+            continue;
+        }
+        if let Some(g) = groups
+            .iter()
+            .find(|g| !index.security_groups.contains_key(g.as_str()))
+        {
+            missing(
+                "ec2:DescribeSecurityGroups",
+                vpc,
+                format!("no security group {g}, which mapping {} uses", m.uuid),
+            );
+        }
+    }
+    gaps.sort_by(|a, b| (&a.api_call, &a.error).cmp(&(&b.api_call, &b.error)));
+    gaps.dedup_by(|a, b| a.api_call == b.api_call && a.scope == b.scope);
+    gaps
 }
 
-fn split<T>(
-    r: Result<Vec<T>, Result<ErrorClass, CollectError>>,
-) -> (Vec<T>, Result<(), Result<ErrorClass, CollectError>>) {
+fn split<T>(r: Read<Vec<T>>) -> (Vec<T>, Read<()>) {
     match r {
         Ok(v) => (v, Ok(())),
         Err(e) => (Vec::new(), Err(e)),
@@ -835,16 +979,4 @@ fn fatal(call: &'static str, class: ErrorClass) -> CollectError {
         call,
         message: format!("{}{hint}", class.describe()),
     }
-}
-
-/// Whether `policy` allows every role-bound use of `service` without knowing the role.
-fn allows_anyone(policy: &crate::policy::Policy, service: &crate::rules::Service) -> bool {
-    use crate::policy::{Decision, Principal, Request};
-    service.uses.iter().filter(|u| u.role.is_some()).all(|u| {
-        policy.evaluate(&Request {
-            action: u.action,
-            principal: Principal::Unknown,
-            resource: &u.resource,
-        }) == Decision::Allow
-    })
 }

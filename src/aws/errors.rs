@@ -1,6 +1,8 @@
 //! Sorting AWS errors into what they mean for an audit.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,8 @@ pub enum ErrorClass {
     NotFound { code: String, message: String },
     /// The run's deadline (the Lambda's remaining time) came first: the fact is unknown.
     Deadline,
+    /// The answer lacked something AWS always sends (a list, a field): the fact is unknown.
+    Incomplete(String),
     /// Anything else (a request AWS calls invalid): a defect, the run stops.
     Other(String),
 }
@@ -29,6 +33,7 @@ impl ErrorClass {
                 | ErrorClass::Throttled { .. }
                 | ErrorClass::Unavailable { .. }
                 | ErrorClass::Deadline
+                | ErrorClass::Incomplete(_)
         )
     }
 
@@ -47,38 +52,56 @@ impl ErrorClass {
             ErrorClass::Deadline => {
                 "not finished before the run's deadline (the function's remaining time)".to_string()
             }
+            ErrorClass::Incomplete(what) => format!("an incomplete answer: {}", one_line(what)),
             ErrorClass::Other(text) => text.clone(),
         }
     }
 }
 
-pub fn classify<E, R>(error: &SdkError<E, R>) -> ErrorClass
+/// At most this many characters of an error's text: a proxy's HTML page or a dumped
+/// response must never flood a report, a log line or an alert.
+const TEXT_MAX: usize = 200;
+
+/// One line, at most `TEXT_MAX` characters: control characters (line breaks included)
+/// become spaces.
+pub fn one_line(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(TEXT_MAX)
+        .collect();
+    if text.chars().count() > TEXT_MAX {
+        out.push('…');
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn classify<E>(error: &SdkError<E, HttpResponse>) -> ErrorClass
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let context = || {
-        format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(error)
-        )
-    };
-    let unavailable = |code: &str| ErrorClass::Unavailable {
+    let unavailable = |code: &str, detail: &dyn std::fmt::Display| ErrorClass::Unavailable {
         code: code.to_string(),
-        message: context(),
+        message: one_line(&detail.to_string()),
     };
     let service = match error {
         SdkError::ServiceError(service) => service,
-        SdkError::TimeoutError(_) => return unavailable("Timeout"),
-        SdkError::DispatchFailure(_) => return unavailable("ConnectionFailed"),
-        // A response cut off or unreadable (a connection reset mid-body).
-        SdkError::ResponseError(_) => return unavailable("ResponseUnreadable"),
+        SdkError::TimeoutError(_) => return unavailable("Timeout", &"no answer in time"),
+        SdkError::DispatchFailure(_) => {
+            return unavailable("ConnectionFailed", &DisplayErrorContext(error))
+        }
+        // A response cut off or unreadable (a connection reset mid-body, a document that
+        // does not end).
+        SdkError::ResponseError(_) => {
+            return unavailable("ResponseUnreadable", &DisplayErrorContext(error))
+        }
         // The request could not even be built: a defect, not the network.
-        _ => return ErrorClass::Other(context()),
+        other => return ErrorClass::Other(one_line(&DisplayErrorContext(other).to_string())),
     };
+    let status = service.raw().status().as_u16();
     let err = service.err();
     let code = err.code().unwrap_or_default().to_string();
-    let message = err.message().unwrap_or_default().to_string();
+    let message = one_line(err.message().unwrap_or_default());
     match code.as_str() {
         "AccessDenied"
         | "AccessDeniedException"
@@ -91,13 +114,18 @@ where
         | "RequestLimitExceeded"
         | "TooManyRequestsException"
         | "RequestThrottled"
+        | "RequestThrottledException"
         | "SlowDown" => ErrorClass::Throttled { code, message },
         "ResourceNotFoundException" | "NotFoundException" => ErrorClass::NotFound { code, message },
+        c if c.ends_with(".NotFound") || c.ends_with(".NotFoundException") => {
+            ErrorClass::NotFound { code, message }
+        }
         "InternalError"
         | "InternalFailure"
         | "InternalServerError"
         | "InternalServerErrorException"
         | "InternalServiceError"
+        | "InternalServiceException"
         | "ServiceException"
         | "ServiceUnavailable"
         | "ServiceUnavailableException"
@@ -105,11 +133,30 @@ where
         | "Unavailable"
         | "BadGateway"
         | "GatewayTimeout" => ErrorClass::Unavailable { code, message },
-        "" => ErrorClass::Other(context()),
+        // A server error of any shape (an HTML 502 from a proxy, an empty 503, a code no
+        // one documented) is the service or the way to it failing: the fact is unknown.
+        _ if status >= 500 => ErrorClass::Unavailable {
+            code: if code.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                code
+            },
+            message,
+        },
+        // No AWS error code at all: the answer did not come from AWS's API (a proxy's page).
+        "" => ErrorClass::Unavailable {
+            code: format!("HTTP {status}"),
+            message: if message.is_empty() {
+                "an answer without an AWS error code".to_string()
+            } else {
+                message
+            },
+        },
+        // A request AWS calls invalid: a defect of esm-guard, which stops the run.
         _ => ErrorClass::Other(if message.is_empty() {
-            code
+            format!("HTTP {status} {code}")
         } else {
-            format!("{code}: {message}")
+            format!("HTTP {status} {code}: {message}")
         }),
     }
 }

@@ -1,39 +1,35 @@
-//! MSK clusters (ListClustersV2 / DescribeClusterV2) into the model.
+//! MSK clusters (ListClustersV2 / DescribeClusterV2) into the model, failing closed: a
+//! field MSK always sends that is missing makes the cluster unknown, never a default.
 
 use aws_sdk_kafka::types::Cluster;
 
+use super::from_ec2::Incomplete;
 use crate::model::{ClientAuthentication, ClusterKind, MskCluster, ServerlessVpcConfig};
 
-pub(crate) fn cluster(c: &Cluster) -> Option<MskCluster> {
+pub(crate) fn cluster(c: &Cluster) -> Result<MskCluster, Incomplete> {
+    let arn = c
+        .cluster_arn()
+        .ok_or_else(|| "a cluster without ClusterArn".to_string())?;
     let kind = if let Some(p) = c.provisioned() {
-        let nodes = p.broker_node_group_info();
-        let auth = p.client_authentication();
-        let sasl = auth.and_then(|a| a.sasl());
+        let nodes = p
+            .broker_node_group_info()
+            .ok_or_else(|| format!("cluster {arn} without BrokerNodeGroupInfo"))?;
+        // The broker port follows from the authentication: without it, unknown.
+        let auth = p
+            .client_authentication()
+            .ok_or_else(|| format!("cluster {arn} without ClientAuthentication"))?;
+        let sasl = auth.sasl();
+        let enabled = |e: Option<bool>| e.unwrap_or(false);
         ClusterKind::Provisioned {
-            broker_subnets: nodes
-                .map(|n| n.client_subnets().to_vec())
-                .unwrap_or_default(),
-            security_groups: nodes
-                .map(|n| n.security_groups().to_vec())
-                .unwrap_or_default(),
+            broker_subnets: nodes.client_subnets().to_vec(),
+            security_groups: nodes.security_groups().to_vec(),
             client_authentication: ClientAuthentication {
-                iam: sasl
-                    .and_then(|s| s.iam())
-                    .and_then(|i| i.enabled())
-                    .unwrap_or(false),
-                scram: sasl
-                    .and_then(|s| s.scram())
-                    .and_then(|i| i.enabled())
-                    .unwrap_or(false),
-                tls: auth
-                    .and_then(|a| a.tls())
-                    .and_then(|t| t.enabled())
-                    .unwrap_or(false),
-                unauthenticated: auth
-                    .and_then(|a| a.unauthenticated())
-                    .and_then(|u| u.enabled())
-                    .unwrap_or(false),
+                iam: enabled(sasl.and_then(|s| s.iam()).and_then(|i| i.enabled())),
+                scram: enabled(sasl.and_then(|s| s.scram()).and_then(|i| i.enabled())),
+                tls: enabled(auth.tls().and_then(|t| t.enabled())),
+                unauthenticated: enabled(auth.unauthenticated().and_then(|u| u.enabled())),
             },
+            // Absent: MSK's default, TLS.
             client_broker_encryption: p
                 .encryption_info()
                 .and_then(|e| e.encryption_in_transit())
@@ -41,6 +37,9 @@ pub(crate) fn cluster(c: &Cluster) -> Option<MskCluster> {
                 .map(|b| b.as_str().to_string()),
         }
     } else if let Some(s) = c.serverless() {
+        if s.vpc_configs.is_none() {
+            return Err(format!("serverless cluster {arn} without VpcConfigs"));
+        }
         ClusterKind::Serverless {
             vpc_configs: s
                 .vpc_configs()
@@ -52,10 +51,17 @@ pub(crate) fn cluster(c: &Cluster) -> Option<MskCluster> {
                 .collect(),
         }
     } else {
-        return None;
+        return Err(format!(
+            "cluster {arn} is neither provisioned nor serverless"
+        ));
     };
-    Some(MskCluster {
-        arn: c.cluster_arn()?.to_string(),
+    if let ClusterKind::Provisioned { broker_subnets, .. } = &kind {
+        if broker_subnets.is_empty() {
+            return Err(format!("cluster {arn} without ClientSubnets"));
+        }
+    }
+    Ok(MskCluster {
+        arn: arn.to_string(),
         name: c.cluster_name().unwrap_or_default().to_string(),
         state: c.state().map(|s| s.as_str().to_string()),
         kind,

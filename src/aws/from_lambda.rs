@@ -68,27 +68,39 @@ macro_rules! mapping_fields {
 mapping_fields!(EventSourceMappingConfiguration);
 mapping_fields!(aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingOutput);
 
-/// The mapping as the model holds it, or `None` when it does not read from Kafka.
-pub(crate) fn mapping(m: &impl MappingFields) -> Option<EventSourceMapping> {
+/// The mapping as the model holds it, `None` when it does not read from Kafka, or what the
+/// answer lacked (a mapping always has a UUID and a function).
+pub(crate) fn mapping(
+    m: &impl MappingFields,
+) -> Result<Option<EventSourceMapping>, super::from_ec2::Incomplete> {
+    let Some(uuid) = m.uuid() else {
+        return Err("an event source mapping without UUID".into());
+    };
+    let Some(function_arn) = m.function_arn() else {
+        return Err(format!("event source mapping {uuid} without FunctionArn"));
+    };
     let source = match (m.event_source_arn(), m.self_managed_event_source()) {
         (Some(arn), _) if arn.starts_with("arn:") && arn.split(':').nth(2) == Some("kafka") => {
             EventSource::Msk {
                 cluster_arn: arn.to_string(),
             }
         }
+        // Without its bootstrap servers there is no broker path to judge: incomplete.
         (_, Some(self_managed)) => EventSource::SelfManaged {
             bootstrap_servers: self_managed
                 .endpoints()
                 .and_then(|e| e.get(&EndPointType::KafkaBootstrapServers))
                 .cloned()
-                .unwrap_or_default(),
+                .ok_or_else(|| {
+                    format!("self-managed mapping {uuid} without KAFKA_BOOTSTRAP_SERVERS")
+                })?,
         },
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some(EventSourceMapping {
-        uuid: m.uuid()?.to_string(),
+    Ok(Some(EventSourceMapping {
+        uuid: uuid.to_string(),
         arn: m.event_source_mapping_arn().map(str::to_string),
-        function_arn: m.function_arn().unwrap_or_default().to_string(),
+        function_arn: function_arn.to_string(),
         execution_role: None,
         source,
         provisioned_poller: m
@@ -97,17 +109,20 @@ pub(crate) fn mapping(m: &impl MappingFields) -> Option<EventSourceMapping> {
                 minimum_pollers: p.minimum_pollers(),
                 maximum_pollers: p.maximum_pollers(),
             }),
+        // A configuration without its type or URI could hide a VPC_SUBNET: incomplete.
         source_access: m
             .source_access_configurations()
             .iter()
-            .map(|a| SourceAccess {
-                kind: a
-                    .r#type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-                uri: a.uri().unwrap_or_default().to_string(),
+            .map(|a| match (a.r#type(), a.uri()) {
+                (Some(kind), Some(uri)) => Ok(SourceAccess {
+                    kind: kind.as_str().to_string(),
+                    uri: uri.to_string(),
+                }),
+                _ => Err(format!(
+                    "a source access configuration of mapping {uuid} without Type or URI"
+                )),
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
         topics: m.topics().to_vec(),
         on_failure_destination: m
             .destination_config()
@@ -117,7 +132,7 @@ pub(crate) fn mapping(m: &impl MappingFields) -> Option<EventSourceMapping> {
         state: m.state().map(str::to_string),
         last_processing_result: m.last_processing_result().map(str::to_string),
         tags: Default::default(),
-    })
+    }))
 }
 
 /// The UUID in a mapping ARN (`arn:aws:lambda:R:A:event-source-mapping:UUID`), or the

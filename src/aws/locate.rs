@@ -204,10 +204,14 @@ impl<'c> Locator<'c> {
     }
 }
 
-fn describe<E, R>(error: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+fn describe<E>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     classify(error).describe()
 }

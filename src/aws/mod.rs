@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod apply;
 pub mod collect;
+mod complete;
 mod errors;
 mod from_ec2;
 mod from_kafka;
@@ -17,9 +18,13 @@ pub mod state;
 
 pub use apply::{apply, remediate, Run};
 pub use collect::{collect, CollectError, CollectOptions, Collection, Scope};
-pub use errors::{classify, ErrorClass};
+pub use complete::CompleteAnswers;
+pub use errors::{classify, one_line, ErrorClass};
+
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 
 /// The SDK clients esm-guard reads with.
@@ -31,11 +36,45 @@ pub struct Clients {
     pub region: String,
 }
 
+/// How long a call may take. `None` leaves the SDK's default (the function bounds its
+/// calls by its own deadline).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection.
+    pub connect: Option<Duration>,
+    /// Waiting for the first byte of an answer (of one attempt).
+    pub read: Option<Duration>,
+    /// One call, all its retries included.
+    pub operation: Option<Duration>,
+}
+
 /// Loads region, credentials and endpoint from the standard chain (`AWS_PROFILE`,
 /// `AWS_REGION`, `AWS_ENDPOINT_URL`, ...), with bounded retries for throttling.
 pub async fn load_config(region: Option<String>) -> aws_config::SdkConfig {
+    load_config_with(region, Timeouts::default(), 5).await
+}
+
+/// `load_config` with timeouts and a number of attempts per call.
+pub async fn load_config_with(
+    region: Option<String>,
+    timeouts: Timeouts,
+    attempts: u32,
+) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(5));
+        .retry_config(RetryConfig::adaptive().with_max_attempts(attempts.max(1)));
+    if timeouts != Timeouts::default() {
+        let mut config = TimeoutConfig::builder();
+        if let Some(t) = timeouts.connect {
+            config = config.connect_timeout(t);
+        }
+        if let Some(t) = timeouts.read {
+            config = config.read_timeout(t);
+        }
+        if let Some(t) = timeouts.operation {
+            config = config.operation_timeout(t);
+        }
+        loader = loader.timeout_config(config.build());
+    }
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
     }
@@ -43,11 +82,24 @@ pub async fn load_config(region: Option<String>) -> aws_config::SdkConfig {
 }
 
 impl Clients {
+    /// Clients that refuse answers cut off mid-document (`CompleteAnswers`).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Clients {
-            ec2: aws_sdk_ec2::Client::new(config),
-            lambda: aws_sdk_lambda::Client::new(config),
-            kafka: aws_sdk_kafka::Client::new(config),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(config)
+                    .interceptor(CompleteAnswers)
+                    .build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config)
+                    .interceptor(CompleteAnswers)
+                    .build(),
+            ),
+            kafka: aws_sdk_kafka::Client::from_conf(
+                aws_sdk_kafka::config::Builder::from(config)
+                    .interceptor(CompleteAnswers)
+                    .build(),
+            ),
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }

@@ -935,7 +935,7 @@ pub fn md(text: &str) -> String {
             '~' => out.push('\u{223C}'),
             '`' => out.push('\u{02CB}'),
             '@' => out.push_str("@\u{2060}"),
-            c if c.is_control() => out.push(' '),
+            c if crate::escape::is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -952,7 +952,7 @@ fn code_text(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '`' => out.push('\u{02CB}'),
-            c if c.is_control() => out.push(' '),
+            c if crate::escape::is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -981,10 +981,11 @@ fn rule_list_md(rules: &[String]) -> String {
     code_list(rules)
 }
 
-/// Text for the e-mail: control characters (a forged line break in a name) become spaces.
+/// Text for the e-mail: control and bidi characters (a forged line break in a name, a
+/// right-to-left override) become spaces.
 pub fn plain(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if crate::escape::is_unsafe(c) { ' ' } else { c })
         .collect()
 }
 
@@ -1074,18 +1075,19 @@ mod tests {
     use super::*;
     use crate::model::ScalingMode;
     use crate::plan::{ActionKind, FindingRef};
-    use crate::rules::{Fix, NetworkSummary, Verdict};
+    use crate::rules::{NetworkSummary, Verdict};
 
     const UUID: &str = "3f2a9c1e-7b4d-4e8a-9c6f-0d1e2f3a4b5c";
     const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:orders-consumer";
 
     fn finding(rule: RuleId, severity: Severity, resources: &[&str], message: &str) -> Finding {
         Finding {
+            id: format!("{rule}/{}", resources.join(",")),
             rule,
             severity,
             resources: resources.iter().map(|s| s.to_string()).collect(),
             message: message.to_string(),
-            fix: Fix::None,
+            fixes: vec![],
         }
     }
 
@@ -1130,8 +1132,8 @@ mod tests {
             command: "aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --vpc-id vpc-0a1b2c3d4e5f60001 --service-name com.amazonaws.us-east-1.lambda && echo <done>".into(),
             fixes: vec![FindingRef {
                 esm_uuid: UUID.into(),
+                finding: "no-service-path/subnet-0a1b2c3d4e5f61001,subnet-0a1b2c3d4e5f61002".into(),
                 rule: RuleId::NoServicePath,
-                resources: vec!["subnet-0a1b2c3d4e5f61001".into(), "subnet-0a1b2c3d4e5f61002".into()],
             }],
         }
     }
@@ -1652,7 +1654,7 @@ mod tests {
         a.description = format!("Fix {hostile}");
         a.command = format!("aws x {hostile}");
         a.fixes[0].rule = RuleId::EsmReportedProblem;
-        a.fixes[0].resources = vec![format!("sg-1 {hostile}")];
+        a.fixes[0].finding = format!("esm-reported-problem/sg-1 {hostile}");
         let actions = [a];
         let msg = compose(&ctx(AlertKind::New, Some(&m), Some(&p), None, &actions));
         let content = &msg.chatbot["content"];
@@ -1717,7 +1719,7 @@ mod tests {
                 let mut a = action();
                 a.id = format!("a{i}");
                 a.fixes[0].rule = RuleId::NaclBlocks;
-                a.fixes[0].resources = vec![format!("acl-{i:04}")];
+                a.fixes[0].finding = format!("nacl-blocks/acl-{i:04}");
                 a
             })
             .collect();

@@ -3,33 +3,8 @@
 
 use crate::rules::Severity;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Remediation {
-    /// Audit and alert.
-    Off,
-    /// Also say in the alert which changes esm-guard would make.
-    Plan,
-    /// Make them (endpoints and security-group rules), then audit again.
-    Apply,
-}
-
-impl Remediation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Remediation::Off => "off",
-            Remediation::Plan => "plan",
-            Remediation::Apply => "apply",
-        }
-    }
-
-    pub fn mode(self) -> crate::remediation::Mode {
-        match self {
-            Remediation::Off => crate::remediation::Mode::Off,
-            Remediation::Plan => crate::remediation::Mode::Plan,
-            Remediation::Apply => crate::remediation::Mode::Apply,
-        }
-    }
-}
+/// `REMEDIATION`: the same modes as the CLI's `--remediate`.
+pub use crate::remediation::Mode as Remediation;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -95,17 +70,13 @@ impl Config {
             });
         }
 
-        let remediation = match get("REMEDIATION").as_deref() {
-            None | Some("off") => Remediation::Off,
-            Some("plan") => Remediation::Plan,
-            Some("apply") => Remediation::Apply,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: "REMEDIATION",
-                    value: other.into(),
-                    expected: "off, plan or apply",
-                })
-            }
+        let remediation = match get("REMEDIATION") {
+            None => Remediation::Off,
+            Some(text) => Remediation::parse(&text).ok_or(ConfigError::Invalid {
+                var: "REMEDIATION",
+                value: text,
+                expected: "off, plan or apply",
+            })?,
         };
 
         let alert_min_severity = match get("ALERT_MIN_SEVERITY") {
@@ -298,6 +269,5 @@ mod tests {
         vars.push(("REMEDIATION", "apply"));
         let config = parse(&vars).unwrap();
         assert_eq!(config.remediation, Remediation::Apply);
-        assert_eq!(config.remediation.mode(), crate::remediation::Mode::Apply);
     }
 }

@@ -315,7 +315,7 @@ async fn run(
         deadline,
     };
     let progress = |step: &str| tracing::debug!(step, "collecting");
-    let mode = deps.config.remediation.mode();
+    let mode = deps.config.remediation;
     let max_actions = deps.config.max_actions_per_run as usize;
     // Off: collect, judge, plan. Plan: also gate the plan. Apply: make the changes, then
     // collect and judge again; the alerts speak of the state after.

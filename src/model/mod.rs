@@ -6,11 +6,13 @@
 mod cluster;
 mod esm;
 mod network;
+mod partition;
 mod security;
 
 pub use cluster::*;
 pub use esm::*;
 pub use network::*;
+pub use partition::*;
 pub use security::*;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,8 @@ pub struct Snapshot {
     pub vpc_endpoints: Vec<VpcEndpoint>,
     pub security_groups: Vec<SecurityGroup>,
     pub network_acls: Vec<NetworkAcl>,
+    /// The managed prefix lists that relevant security-group rules reference.
+    pub prefix_lists: Vec<PrefixList>,
     /// Facts that could not be read. Each one turns into an `insufficient-data` finding on
     /// the mappings it touches, so a mapping is never judged on half the facts.
     pub gaps: Vec<DataGap>,
@@ -79,6 +83,16 @@ pub enum GapCause {
     Unavailable,
     /// The run's deadline (the function's remaining time) came first.
     Deadline,
+    /// The answer was incomplete: cut off, or without a field AWS always sends (a list, a
+    /// subnet's network ACL, a mapping's security group). Transient, like `Unavailable`.
+    Incomplete,
+}
+
+impl GapCause {
+    /// Whether the next run is likely to read it (no permission is missing).
+    pub fn is_transient(self) -> bool {
+        !matches!(self, GapCause::Denied)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,4 +108,7 @@ pub enum GapScope {
     Mapping(String),
     /// The mappings of this function (by ARN).
     Function(String),
+    /// The security-group rules that reference this managed prefix list: only the checks
+    /// that depend on it are undecided.
+    PrefixList(String),
 }

@@ -12,7 +12,9 @@ pub struct Vpc {
     pub dns_support: Option<bool>,
     /// `enableDnsHostnames`; `None` when not read.
     pub dns_hostnames: Option<bool>,
-    pub tags: BTreeMap<String, String>,
+    /// `None` when not read (`ec2:DescribeVpcs` is read only for remediation): an opt-out
+    /// tag that cannot be read stops every change in the VPC.
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,9 +135,27 @@ pub struct VpcEndpoint {
     pub security_group_ids: Vec<String>,
     pub route_table_ids: Vec<String>,
     pub private_dns_enabled: bool,
-    /// The policy document as AWS returns it (JSON text); `None` means the default policy.
+    /// The policy document as AWS returns it (JSON text). AWS returns one for every
+    /// endpoint whose service takes a policy (the full-access default when none was set),
+    /// so `None` means it is not known: a policy check that needs it is `insufficient-data`.
     pub policy_document: Option<String>,
     pub tags: BTreeMap<String, String>,
+}
+
+/// What an endpoint's state means for a path (RULES.md, "Endpoint states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointLife {
+    /// `available`: it serves.
+    Serving,
+    /// `pending`, `pendingAcceptance`: it serves within minutes, or is stuck.
+    Pending,
+    /// `partial`: it serves in some of its subnets only, and EC2 does not say which.
+    Partial,
+    /// `deleting`, `deleted`, `rejected`, `failed`, `expired`: it does not exist for the
+    /// path (it captures no name).
+    Gone,
+    /// A state EC2 did not document when this was written.
+    Other,
 }
 
 impl VpcEndpoint {
@@ -150,5 +170,17 @@ impl VpcEndpoint {
     /// The short service name (`lambda`, `sts`, ...) of `com.amazonaws.REGION.SERVICE`.
     pub fn short_service(&self) -> &str {
         self.service_name.rsplit('.').next().unwrap_or_default()
+    }
+
+    /// States compared without case: EC2's API reference spells them `Available`, its
+    /// answers `available`.
+    pub fn life(&self) -> EndpointLife {
+        match self.state.to_ascii_lowercase().as_str() {
+            "available" => EndpointLife::Serving,
+            "pending" | "pendingacceptance" => EndpointLife::Pending,
+            "partial" => EndpointLife::Partial,
+            "deleting" | "deleted" | "rejected" | "failed" | "expired" => EndpointLife::Gone,
+            _ => EndpointLife::Other,
+        }
     }
 }

@@ -46,6 +46,17 @@ impl SgRule {
     }
 }
 
+/// A managed prefix list's entries, read only where a security-group rule that matters
+/// references it (`ec2:GetManagedPrefixListEntries`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrefixList {
+    pub id: String,
+    pub cidrs: Vec<Ipv4Net>,
+    #[serde(default)]
+    pub ipv6_cidrs: Vec<Ipv6Net>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NetworkAcl {

@@ -14,6 +14,16 @@ pub struct Explanation {
     pub automated: bool,
 }
 
+impl Explanation {
+    pub fn automated_text(&self) -> &'static str {
+        if self.automated {
+            "yes, with --remediate apply (REMEDIATION=apply in the function)"
+        } else {
+            "never; esm-guard prints the exact AWS CLI command"
+        }
+    }
+}
+
 pub fn explain(rule: RuleId) -> Explanation {
     use RuleId::*;
     let (severity, applies, checks, why, fix, automated) = match rule {
@@ -159,6 +169,38 @@ pub fn explain(rule: RuleId) -> Explanation {
             "Lambda's own LastProcessingResult does not start with PROBLEM:.",
             "Lambda reports, e.g., \"PROBLEM: Connection error. Your event source VPC must be able to connect to Lambda and STS...\" when the mapping cannot work.",
             "Fix the other findings, then watch LastProcessingResult (aws lambda get-event-source-mapping).",
+            false,
+        ),
+        PathDegraded => (
+            Severity::Warn,
+            "on-demand mappings",
+            "Every address a required service's name resolves to is reachable from every mapping subnet: with private DNS, an endpoint's name resolves to its ENIs in all its subnets, so each (mapping subnet, endpoint subnet) pair is a path (the mapping's egress 443, both subnets' network ACLs both ways, the endpoint's ingress 443). Also fires for an endpoint in state partial.",
+            "Clients pick one of the addresses at random: when some are blocked (a network ACL on another AZ's subnet that drops 443, say), some connections fail and the mapping stutters instead of stopping.",
+            "Open the blocked boundary named in the finding (the exact entry or rule is in the fix), or remove the endpoint's subnet that cannot be reached.",
+            false,
+        ),
+        EndpointPending => (
+            Severity::Warn,
+            "on-demand mappings on the endpoint path",
+            "The interface endpoint that captures a required service is not pending or pendingAcceptance.",
+            "A new endpoint is pending for a few minutes before it serves; one pending acceptance waits for the service owner. Until it is available the service is not reachable through it.",
+            "Wait a few minutes; if it stays pending, look at it (aws ec2 describe-vpc-endpoints), accept it if it waits for acceptance, or recreate it.",
+            false,
+        ),
+        EndpointPolicyScope => (
+            Severity::Warn,
+            "on-demand mappings on the endpoint path",
+            "The Lambda and STS endpoint policies allow what the mapping needs with \"Resource\": \"*\", as the guide's policies do.",
+            "The guide's policies for these endpoints grant the Lambda service principal lambda:InvokeFunction and sts:AssumeRole on \"Resource\": \"*\". A policy that names the function or the role works today and breaks the mapping when the function or its execution role changes.",
+            "Apply the guide's policy (the fix shows it).",
+            false,
+        ),
+        DestinationPath => (
+            Severity::Warn,
+            "provisioned mappings with an on-failure destination",
+            "The on-failure destination's service (SQS, SNS, or S3) has a path from every mapping subnet: an interface endpoint with private DNS (a gateway endpoint for S3), or a NAT gateway.",
+            "AWS's on-failure destination page for Kafka: \"You must deploy a VPC endpoint for your on-failure destination service inside your Kafka cluster VPC\" (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html). It does not exempt provisioned mode: without a path, failed records are not delivered.",
+            "Create an interface endpoint for the destination's service (com.amazonaws.<region>.sqs or .sns; a gateway endpoint for S3) in the cluster's VPC, or route the subnets through a NAT gateway.",
             false,
         ),
         InsufficientData => (

@@ -41,6 +41,10 @@ rule_ids! {
     EndpointPolicyOpen => "endpoint-policy-open",
     NaclBlocks => "nacl-blocks",
     EsmReportedProblem => "esm-reported-problem",
+    PathDegraded => "path-degraded",
+    EndpointPending => "endpoint-pending",
+    EndpointPolicyScope => "endpoint-policy-scope",
+    DestinationPath => "destination-path",
     InsufficientData => "insufficient-data",
 }
 

@@ -7,122 +7,29 @@
 mod brokers;
 mod endpoints;
 mod explain;
+mod finding;
+mod flow;
 mod ids;
 mod nacl;
 mod network;
+pub mod path;
 mod service_path;
-mod sg;
+pub mod services;
 
 pub use brokers::host_ipv4;
+pub use endpoints::role_decides;
 pub use explain::{explain, Explanation};
+pub use finding::{Finding, Fix, DETAILS_MAX};
 pub use ids::{RuleId, Severity, Verdict};
-pub use network::{broker_port_of, MappingNetwork, NetworkSummary};
-pub use service_path::{required_services, Service};
+pub use network::{broker_port_of, configured_network, MappingNetwork, NetworkSummary};
+pub use services::{required_services, Service};
 
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
-use crate::model::{EventSourceMapping, GapCause, GapScope, ScalingMode, Snapshot};
+use crate::model::{EventSourceMapping, GapCause, GapScope, ScalingMode, Snapshot, Subnet};
+use finding::Findings;
 use network::Derived;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub rule: RuleId,
-    pub severity: Severity,
-    pub resources: Vec<String>,
-    pub message: String,
-    /// What would fix it, in terms the planner turns into actions or manual steps.
-    #[serde(skip)]
-    pub fix: Fix,
-}
-
-/// The change that clears a finding, as facts; `plan` decides whether it is automated.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub enum Fix {
-    #[default]
-    None,
-    /// Allow TCP `port` on `group_id` from (or, egress, to) itself.
-    SelfReference {
-        group_id: String,
-        port: u16,
-        egress: bool,
-    },
-    /// Self-managed brokers sit outside any known group: egress on `port` to their addresses.
-    BrokerEgressCidr {
-        group_id: String,
-        port: u16,
-        hosts: Vec<String>,
-    },
-    /// Allow TCP 443 on the endpoint's group from the mapping's group.
-    EndpointIngress {
-        endpoint_id: String,
-        endpoint_group: String,
-        esm_group: String,
-    },
-    /// Allow TCP 443 out of the mapping's group to the endpoint's group.
-    EndpointEgress {
-        esm_group: String,
-        endpoint_id: String,
-        endpoint_group: String,
-    },
-    /// Allow TCP 443 out of the mapping's group to anywhere (the NAT path).
-    EgressAnywhere {
-        esm_group: String,
-    },
-    /// Create an interface endpoint for `service` (`lambda`, `sts`, ...).
-    CreateEndpoint {
-        vpc_id: String,
-        service: String,
-        subnet_ids: Vec<String>,
-        security_group_id: String,
-        /// `None` when it cannot be written (the execution role is unknown).
-        policy: Option<String>,
-        /// An endpoint for the service exists with private DNS off: switch it on instead.
-        private_dns_off: Option<String>,
-        /// The mapping sits in private subnets: a NAT gateway is the other way.
-        nat_possible: bool,
-    },
-    EnablePrivateDns {
-        endpoint_id: String,
-    },
-    /// A NAT path problem on `route_table_id` for `subnet_id`.
-    Nat {
-        subnet_id: String,
-        availability_zone: String,
-        route_table_id: String,
-        nat_id: Option<String>,
-    },
-    EnableVpcDns {
-        vpc_id: String,
-        support: bool,
-        hostnames: bool,
-    },
-    EndpointSubnets {
-        endpoint_id: String,
-        subnet_ids: Vec<String>,
-    },
-    EndpointPolicy {
-        endpoint_id: String,
-        policy: String,
-    },
-    NaclEntry {
-        acl_id: String,
-        egress: bool,
-        port_from: u16,
-        port_to: u16,
-        cidr: String,
-        rule_number: i32,
-    },
-    GrantIam {
-        action: String,
-    },
-    ReviewMapping {
-        uuid: String,
-    },
-    EndpointState {
-        endpoint_id: String,
-    },
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -203,50 +110,9 @@ pub(crate) struct Ctx<'i, 'a> {
     pub index: &'i Index<'a>,
     pub esm: &'a EventSourceMapping,
     pub net: &'i MappingNetwork,
-}
-
-/// Collects findings, merging repeats of the same rule on the same resources.
-#[derive(Default)]
-pub(crate) struct Findings(Vec<Finding>);
-
-impl Findings {
-    pub fn push(
-        &mut self,
-        rule: RuleId,
-        severity: Severity,
-        resources: Vec<String>,
-        message: String,
-        fix: Fix,
-    ) {
-        let mut resources = resources;
-        resources.sort();
-        resources.dedup();
-        if self
-            .0
-            .iter()
-            .any(|f| f.rule == rule && f.resources == resources && f.message == message)
-        {
-            return;
-        }
-        self.0.push(Finding {
-            rule,
-            severity,
-            resources,
-            message,
-            fix,
-        });
-    }
-
-    fn into_sorted(mut self) -> Vec<Finding> {
-        self.0.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(a.rule.cmp(&b.rule))
-                .then(a.resources.cmp(&b.resources))
-                .then(a.message.cmp(&b.message))
-        });
-        self.0
-    }
+    /// The mapping's subnets, as the snapshot holds them.
+    pub subnets: Vec<&'a Subnet>,
+    pub region: &'a str,
 }
 
 fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingReport {
@@ -259,15 +125,16 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         findings.push(
             RuleId::EsmReportedProblem,
             Severity::Fail,
+            &esm.uuid,
             vec![esm.uuid.clone()],
             format!(
                 "Lambda reports for mapping {}: \"{}\"",
                 esm.uuid,
                 problem.trim()
             ),
-            Fix::ReviewMapping {
+            Some(Fix::ReviewMapping {
                 uuid: esm.uuid.clone(),
-            },
+            }),
         );
     }
 
@@ -286,37 +153,17 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
             GapScope::Cluster(arn) => esm.cluster_arn() == Some(arn.as_str()),
             GapScope::Mapping(uuid) => *uuid == esm.uuid,
             GapScope::Function(arn) => *arn == esm.function_arn,
+            // Only the checks that read the list are undecided: the security-group legs
+            // say so where they meet it.
+            GapScope::PrefixList(_) => false,
         })
         .collect();
     for gap in &gaps {
-        let (advice, fix) = match gap.cause {
-            GapCause::Denied => (
-                format!(
-                    "grant the IAM action {} to the role esm-guard runs as",
-                    gap.iam_action
-                ),
-                Fix::GrantIam {
-                    action: gap.iam_action.clone(),
-                },
-            ),
-            GapCause::Throttled => (
-                "it was throttled past the retries; the next run (or the schedule) reads it again"
-                    .to_string(),
-                Fix::None,
-            ),
-            GapCause::Unavailable => (
-                "AWS or the connection failed past the retries; the next run (or the schedule) reads it again"
-                    .to_string(),
-                Fix::None,
-            ),
-            GapCause::Deadline => (
-                "the run ran out of time; raise the function's timeout if this repeats".to_string(),
-                Fix::None,
-            ),
-        };
+        let (advice, fix) = gap_advice(gap);
         findings.push(
             RuleId::InsufficientData,
             Severity::Unknown,
+            &gap.api_call,
             vec![gap.api_call.clone()],
             format!(
                 "{} failed ({}), so this mapping cannot be judged; {advice}",
@@ -328,7 +175,7 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
 
     let network = match &derived {
         Derived::Vpc(net) => Some(net.summary()),
-        Derived::Internet { broker_ports } => Some(NetworkSummary {
+        Derived::Internet { broker_ports, .. } => Some(NetworkSummary {
             vpc_id: None,
             subnet_ids: vec![],
             security_group_ids: vec![],
@@ -336,34 +183,64 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         }),
         _ => None,
     };
+    let bad_servers = match &derived {
+        Derived::Vpc(net) => net.bad_servers.as_slice(),
+        Derived::Internet { bad_servers, .. } => bad_servers.as_slice(),
+        _ => &[],
+    };
+    if !bad_servers.is_empty() {
+        findings.push(
+            RuleId::InsufficientData,
+            Severity::Unknown,
+            "bootstrap-servers",
+            bad_servers.to_vec(),
+            format!(
+                "The bootstrap server(s) {} have no port from 1 to 65535, so the path to them cannot be judged: fix KAFKA_BOOTSTRAP_SERVERS (host:port)",
+                bad_servers.join(", ")
+            ),
+            Some(Fix::ReviewMapping {
+                uuid: esm.uuid.clone(),
+            }),
+        );
+    }
     match &derived {
         Derived::ClusterMissing(arn) if gaps.is_empty() => findings.push(
             RuleId::ClusterNotFound,
             Severity::Fail,
+            arn,
             vec![arn.clone()],
             format!(
                 "The mapping reads from MSK cluster {arn}, which does not exist in {}: point the mapping at an existing cluster or delete it",
                 index.snapshot.region
             ),
-            Fix::ReviewMapping { uuid: esm.uuid.clone() },
+            Some(Fix::ReviewMapping { uuid: esm.uuid.clone() }),
         ),
         Derived::Undetermined(why) if gaps.is_empty() => findings.push(
             RuleId::InsufficientData,
             Severity::Unknown,
+            &esm.uuid,
             vec![esm.uuid.clone()],
             why.clone(),
-            Fix::None,
+            None,
         ),
         // With facts missing, the network rules would judge half a picture: skip them.
         Derived::Vpc(net) if gaps.is_empty() => {
-            let ctx = Ctx { index, esm, net };
-            brokers::check(&ctx, &mut findings);
-            let paths = if esm.mode() == ScalingMode::OnDemand {
-                service_path::check(&ctx, &mut findings)
-            } else {
-                Vec::new()
+            let ctx = Ctx {
+                index,
+                esm,
+                net,
+                subnets: net
+                    .subnet_ids
+                    .iter()
+                    .filter_map(|id| index.subnets.get(id.as_str()).copied())
+                    .collect(),
+                region: &index.snapshot.region,
             };
-            nacl::check(&ctx, &paths, &mut findings);
+            brokers::check(&ctx, &mut findings);
+            match esm.mode() {
+                ScalingMode::OnDemand => service_path::check(&ctx, &mut findings),
+                ScalingMode::Provisioned => service_path::destination(&ctx, &mut findings),
+            }
         }
         _ => {}
     }
@@ -387,5 +264,39 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         network,
         verdict: Verdict::from_severities(findings.iter().map(|f| f.severity)),
         findings,
+    }
+}
+
+/// What to do about a gap, and the fix that says it.
+fn gap_advice(gap: &crate::model::DataGap) -> (String, Option<Fix>) {
+    match gap.cause {
+        GapCause::Denied => (
+            format!(
+                "grant the IAM action {} to the role esm-guard runs as",
+                gap.iam_action
+            ),
+            Some(Fix::GrantIam {
+                action: gap.iam_action.clone(),
+            }),
+        ),
+        GapCause::Throttled => (
+            "it was throttled past the retries; the next run (or the schedule) reads it again"
+                .to_string(),
+            None,
+        ),
+        GapCause::Unavailable => (
+            "AWS or the connection failed past the retries; the next run (or the schedule) reads it again"
+                .to_string(),
+            None,
+        ),
+        GapCause::Incomplete => (
+            "the answer was incomplete (cut off, or without a field AWS always sends); the next run (or the schedule) reads it again"
+                .to_string(),
+            None,
+        ),
+        GapCause::Deadline => (
+            "the run ran out of time; raise the function's timeout if this repeats".to_string(),
+            None,
+        ),
     }
 }

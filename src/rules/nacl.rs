@@ -1,254 +1,142 @@
-//! `nacl-blocks`: network ACLs are stateless, so both directions, return traffic on the
-//! ephemeral ports included, must pass; the lowest-numbered matching entry wins.
+//! `nacl-blocks`: network ACLs are stateless, so both directions of every crossing, return
+//! traffic on the ephemeral ports included, must pass; the lowest-numbered matching entry
+//! wins. The legs are built by the flows (brokers, endpoints, NAT gateways); this file
+//! judges one leg and words what blocks it.
 
-use std::net::Ipv4Addr;
+use super::flow::{Hop, HopKind};
+use super::path::acl::{free_range, walk};
+use super::path::{AclOutcome, Peer, DEFAULT_RULE, EPHEMERAL};
+use super::{Ctx, Fix, RuleId};
+use crate::model::Subnet;
 
-use ipnet::Ipv4Net;
-
-use super::brokers::host_of;
-use super::{Ctx, Findings, Fix, RuleId, Severity};
-use crate::model::{NaclEntry, NetworkAcl, Subnet};
-
-/// Return traffic comes back on these ports.
-const EPHEMERAL: (u16, u16) = (1024, 65535);
-/// EC2's final `*` rule.
-const DEFAULT_RULE: i32 = 32767;
-
-pub(crate) fn check(
+/// The legs of TCP connections from subnet `from` to a server in subnet `to` on `port`:
+/// out of `from` and into `to` on the port, back on the ephemeral ports. Within one subnet
+/// no ACL applies.
+pub(crate) fn subnet_pair(
     ctx: &Ctx<'_, '_>,
-    https_peers: &[(String, Vec<Ipv4Net>)],
-    findings: &mut Findings,
-) {
-    let index = ctx.index;
-    let net = ctx.net;
-    let subnets: Vec<&Subnet> = net
-        .subnet_ids
-        .iter()
-        .filter_map(|id| index.subnets.get(id.as_str()).copied())
-        .collect();
-    let self_managed_peers: Vec<Ipv4Net> = net
-        .broker_hosts
-        .iter()
-        .filter_map(|h| host_of(h).parse::<Ipv4Addr>().ok())
-        .map(Ipv4Net::from)
-        .collect();
-
-    for subnet in &subnets {
-        let Some(acl) = index.network_acl_of(subnet) else {
-            continue;
-        };
-        let mut flows: Vec<Flow> = Vec::new();
-        for &port in &net.broker_ports {
-            if net.is_msk {
-                // Traffic inside one subnet never crosses its ACL; between broker subnets it
-                // does, in both roles: this subnet's ENIs dial brokers elsewhere, and its
-                // brokers answer ENIs elsewhere.
-                for other in subnets.iter().filter(|o| o.id != subnet.id) {
-                    flows.push(Flow::request(
-                        port,
-                        other.cidr,
-                        "to the brokers in",
-                        Name::Subnet(&other.id),
-                    ));
-                    flows.push(Flow::serve(port, other.cidr, &other.id));
-                }
-            } else {
-                for peer in &self_managed_peers {
-                    flows.push(Flow::request(
-                        port,
-                        *peer,
-                        "to the broker at",
-                        Name::Net(*peer),
-                    ));
-                }
-            }
-        }
-        for (_, cidrs) in https_peers.iter().filter(|(s, _)| *s == subnet.id) {
-            // A peer inside this subnet (an endpoint ENI beside the mapping's) is reached
-            // without crossing the ACL; every other peer, the NAT path's 0.0.0.0/0 included,
-            // crosses it.
-            for cidr in cidrs.iter().filter(|c| !subnet.cidr.contains(*c)) {
-                let what = if *cidr == Ipv4Net::default() {
-                    "out of the VPC (the default route) to"
-                } else {
-                    "to the endpoint in"
-                };
-                flows.push(Flow::request(443, *cidr, what, Name::Net(*cidr)));
-            }
-        }
-        let entries = [index.acl_entries(acl, false), index.acl_entries(acl, true)];
-        for flow in flows {
-            for leg in flow.legs() {
-                if let Err(blocker) = passes(entries[usize::from(leg.egress)], leg.ports, leg.peer)
-                {
-                    report(acl, subnet, &flow, &leg, blocker, findings);
-                }
-            }
-        }
-    }
-}
-
-struct Flow<'a> {
+    from: &Subnet,
+    to: &Subnet,
     port: u16,
-    peer: Ipv4Net,
-    /// This subnet serves the port (a broker) instead of dialing it.
-    serving: bool,
-    /// What the flow is for, put into words only when a leg is blocked (rarely): most
-    /// flows pass, and formatting every one cost a tenth of an evaluation.
-    what: &'static str,
-    name: Name<'a>,
-}
-
-#[derive(Clone, Copy)]
-enum Name<'a> {
-    Subnet(&'a str),
-    Net(Ipv4Net),
-}
-
-impl std::fmt::Display for Name<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Name::Subnet(id) => f.write_str(id),
-            Name::Net(net) => net.fmt(f),
-        }
+    what: &str,
+) -> Vec<Hop> {
+    if from.id == to.id {
+        return Vec::new();
     }
+    let (there, back) = (Peer::Net(to.cidr), Peer::Net(from.cidr));
+    [
+        leg(ctx, from, true, (port, port), there, &to.id, what),
+        leg(ctx, to, false, (port, port), back, &from.id, what),
+        leg(ctx, to, true, EPHEMERAL, back, &from.id, what),
+        leg(ctx, from, false, EPHEMERAL, there, &to.id, what),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
-struct Leg {
+/// The legs of TCP connections from subnet `from` to `peer` outside the VPC's subnets (the
+/// internet, a broker's address): only `from`'s ACL is crossed.
+pub(crate) fn to_outside(
+    ctx: &Ctx<'_, '_>,
+    from: &Subnet,
+    peer: Peer,
+    peer_name: &str,
+    port: u16,
+    what: &str,
+) -> Vec<Hop> {
+    [
+        leg(ctx, from, true, (port, port), peer, peer_name, what),
+        leg(ctx, from, false, EPHEMERAL, peer, peer_name, what),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// One leg: `subnet`'s ACL in one direction, for TCP `ports` to or from `peer`.
+pub(crate) fn leg(
+    ctx: &Ctx<'_, '_>,
+    subnet: &Subnet,
     egress: bool,
     ports: (u16, u16),
-    peer: Ipv4Net,
-}
-
-impl<'a> Flow<'a> {
-    fn request(port: u16, peer: Ipv4Net, what: &'static str, name: Name<'a>) -> Flow<'a> {
-        Flow {
-            port,
-            peer,
-            serving: false,
-            what,
-            name,
-        }
-    }
-
-    fn serve(port: u16, peer: Ipv4Net, subnet_id: &'a str) -> Flow<'a> {
-        Flow {
-            port,
-            peer,
-            serving: true,
-            what: "from the mapping's ENIs in",
-            name: Name::Subnet(subnet_id),
-        }
-    }
-
-    fn description(&self) -> String {
-        format!("TCP {} {} {}", self.port, self.what, self.name)
-    }
-
-    /// The request leg and the return leg, from this subnet's side.
-    fn legs(&self) -> [Leg; 2] {
-        let port = (self.port, self.port);
-        [
-            Leg {
-                egress: !self.serving,
-                ports: port,
-                peer: self.peer,
-            },
-            Leg {
-                egress: self.serving,
-                ports: EPHEMERAL,
-                peer: self.peer,
-            },
-        ]
-    }
-}
-
-/// Walks the entries in rule-number order. Ok when an allow covering all of the traffic is
-/// reached before any deny touching it; Err(rule number) of the entry that blocks.
-fn passes(entries: &[&NaclEntry], (from, to): (u16, u16), peer: Ipv4Net) -> Result<(), i32> {
-    for entry in entries {
-        let Some(cidr) = entry.cidr else { continue };
-        let ports = entry.tcp_overlap(from, to);
-        if ports == crate::model::Overlap::None || !overlaps(&cidr, &peer) {
-            continue;
-        }
-        let whole = ports == crate::model::Overlap::All && cidr.contains(&peer);
-        match (entry.allow, whole) {
-            (true, true) => return Ok(()),
-            (true, false) => continue,
-            (false, _) => return Err(entry.rule_number),
-        }
-    }
-    Err(DEFAULT_RULE)
-}
-
-fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
-fn report(
-    acl: &NetworkAcl,
-    subnet: &Subnet,
-    flow: &Flow<'_>,
-    leg: &Leg,
-    blocker: i32,
-    findings: &mut Findings,
-) {
-    let direction = if leg.egress { "outbound" } else { "inbound" };
-    let ports = if leg.ports.0 == leg.ports.1 {
-        format!("TCP {}", leg.ports.0)
-    } else {
-        format!("TCP {}-{}", leg.ports.0, leg.ports.1)
+    peer: Peer,
+    peer_name: &str,
+    what: &str,
+) -> Option<Hop> {
+    let index = ctx.index;
+    let Some(acl) = index.network_acl_of(subnet) else {
+        // Every subnet has exactly one network ACL: none in the answer means it was cut.
+        return Some(Hop::unknown(
+            "ec2:DescribeNetworkAcls",
+            &format!("the network ACL of subnet {}", subnet.id),
+            &format!("whether {what} passes it"),
+        ));
     };
-    let toward = if leg.egress { "to" } else { "from" };
-    let which = if leg.ports == EPHEMERAL {
+    let entries = index.acl_entries(acl, egress);
+    let direction = if egress { "outbound" } else { "inbound" };
+    let toward = if egress { "to" } else { "from" };
+    let port_text = if ports.0 == ports.1 {
+        format!("TCP {}", ports.0)
+    } else {
+        format!("TCP {}-{}", ports.0, ports.1)
+    };
+    let which = if ports == EPHEMERAL {
         "the return traffic of "
     } else {
         ""
     };
-    let by = if blocker == DEFAULT_RULE {
-        "no rule allows it, so the final * rule denies it".to_string()
+    let peer_text = if peer_name == peer.to_string() {
+        peer_name.to_string()
     } else {
-        format!("rule #{blocker} denies it")
+        format!("{peer_name} ({peer})")
     };
-    let rule_number = free_rule_number(acl, leg.egress, blocker);
-    findings.push(
-        RuleId::NaclBlocks,
-        Severity::Fail,
-        vec![acl.id.clone(), subnet.id.clone()],
-        format!(
-            "Network ACL {} of subnet {} blocks {which}{}: {direction} {ports} {toward} {} — {by}; add an {direction} allow rule for {ports} {toward} {} numbered below {blocker} (e.g. {rule_number})",
-            acl.id, subnet.id, flow.description(), leg.peer, leg.peer
-        ),
-        Fix::NaclEntry {
-            acl_id: acl.id.clone(),
-            egress: leg.egress,
-            port_from: leg.ports.0,
-            port_to: leg.ports.1,
-            cidr: leg.peer.to_string(),
+    match walk(entries, ports, peer) {
+        AclOutcome::Allow => None,
+        AclOutcome::Block { rule_number } => {
+            let by = if rule_number == DEFAULT_RULE {
+                "no rule allows it, so the final * rule denies it".to_string()
+            } else {
+                format!("rule #{rule_number} denies it")
+            };
+            let (above, below) = free_range(entries, ports, peer, rule_number);
+            Some(Hop {
+                kind: HopKind::Block,
+                rule: RuleId::NaclBlocks,
+                subject: acl.id.clone(),
+                resources: vec![acl.id.clone(), subnet.id.clone()],
+                headline: format!("Network ACL {} blocks traffic the mapping needs", acl.id),
+                detail: format!(
+                    "{which}{what}: {direction} {port_text} {toward} {peer_text} at subnet {} — {by}",
+                    subnet.id
+                ),
+                fix: Some(Fix::NaclEntry {
+                    acl_id: acl.id.clone(),
+                    egress,
+                    port_from: ports.0,
+                    port_to: ports.1,
+                    cidr: peer.cidr().to_string(),
+                    above,
+                    below,
+                }),
+            })
+        }
+        AclOutcome::Unprovable {
             rule_number,
-        },
-    );
-}
-
-/// A free rule number below `blocker` in that direction, as close under it as possible.
-fn free_rule_number(acl: &NetworkAcl, egress: bool, blocker: i32) -> i32 {
-    let used = |n: i32| {
-        acl.entries
-            .iter()
-            .any(|e| e.egress == egress && e.rule_number == n)
-    };
-    let start = if blocker == DEFAULT_RULE {
-        // Below the final rule: after the highest rule the ACL has.
-        acl.entries
-            .iter()
-            .filter(|e| e.egress == egress && e.rule_number < DEFAULT_RULE)
-            .map(|e| e.rule_number + 1)
-            .max()
-            .unwrap_or(100)
-            .min(DEFAULT_RULE - 1)
-    } else {
-        blocker - 1
-    };
-    (1..=start).rev().find(|&n| !used(n)).unwrap_or(1)
+            decided_by,
+        } => Some(Hop {
+            kind: HopKind::Unprovable,
+            rule: RuleId::EgressUnverifiable,
+            subject: acl.id.clone(),
+            resources: vec![acl.id.clone(), subnet.id.clone()],
+            headline: format!(
+                "Network ACL {} may block traffic the mapping needs: whether it does depends on addresses esm-guard cannot know",
+                acl.id
+            ),
+            detail: format!(
+                "{which}{what}: {direction} {port_text} {toward} {peer_text} at subnet {} — rule #{rule_number} matches only part of those addresses, rule #{decided_by} the rest",
+                subnet.id
+            ),
+            fix: None,
+        }),
+    }
 }

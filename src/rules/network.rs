@@ -1,5 +1,6 @@
 //! Where a mapping's hyperplane ENIs live: the subnets and security groups it uses, and the
-//! broker ports it dials.
+//! brokers it dials. The one derivation of a mapping's network: the collector asks it which
+//! subnets to read, the rules which network to judge.
 
 use std::collections::BTreeSet;
 
@@ -16,14 +17,26 @@ pub struct MappingNetwork {
     pub subnet_ids: Vec<String>,
     /// The groups the ENIs carry, in the order AWS lists them: the first is "the ESM's first".
     pub security_group_ids: Vec<String>,
+    /// Every port the mapping dials, sorted.
     pub broker_ports: Vec<u16>,
     /// MSK: the groups the brokers carry. Self-managed: unknown, empty.
     pub broker_security_groups: Vec<String>,
     /// MSK: the broker subnets. Self-managed: empty.
     pub broker_subnet_ids: Vec<String>,
-    /// Self-managed: the bootstrap servers.
-    pub broker_hosts: Vec<String>,
+    /// Self-managed: the bootstrap servers, each with its port.
+    pub servers: Vec<Server>,
+    /// Self-managed: bootstrap servers without a usable port (`host:99999`, `host`).
+    pub bad_servers: Vec<String>,
     pub is_msk: bool,
+}
+
+/// One self-managed bootstrap server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// As configured, `host:port`.
+    pub text: String,
+    pub host: String,
+    pub port: u16,
 }
 
 /// The network fields of the JSON report.
@@ -55,53 +68,61 @@ pub(crate) enum Derived {
     /// Self-managed Kafka without VPC configuration: brokers reached over the internet.
     Internet {
         broker_ports: Vec<u16>,
+        bad_servers: Vec<String>,
     },
     ClusterMissing(String),
     Undetermined(String),
 }
 
+/// The subnets and security groups a mapping's ENIs use, as configured (unsorted, groups
+/// in AWS's order); `None` when its cluster is not known. Self-managed mappings without
+/// `VPC_SUBNET` give empty lists (brokers over the internet).
+pub fn configured_network<'c>(
+    esm: &EventSourceMapping,
+    cluster: impl FnOnce(&str) -> Option<&'c MskCluster>,
+) -> Option<(Vec<String>, Vec<String>)> {
+    match &esm.source {
+        EventSource::Msk { cluster_arn } => Some(cluster_network(cluster(cluster_arn)?)),
+        EventSource::SelfManaged { .. } => Some((
+            esm.access_of("VPC_SUBNET")
+                .map(|uri| uri.trim_start_matches("subnet:").to_string())
+                .collect(),
+            esm.access_of("VPC_SECURITY_GROUP")
+                .map(|uri| uri.trim_start_matches("security_group:").to_string())
+                .collect(),
+        )),
+    }
+}
+
 pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
-    let (subnets, groups, ports, broker_groups, broker_subnets, hosts) = match &esm.source {
+    let Some((subnets, groups)) = configured_network(esm, |arn| index.clusters.get(arn).copied())
+    else {
+        return Derived::ClusterMissing(esm.cluster_arn().unwrap_or_default().to_string());
+    };
+    let (ports, servers, bad_servers) = match &esm.source {
         EventSource::Msk { cluster_arn } => {
-            let Some(cluster) = index.clusters.get(cluster_arn.as_str()) else {
-                return Derived::ClusterMissing(cluster_arn.clone());
-            };
-            let (subnets, groups) = cluster_network(cluster);
-            let port = broker_port_of(esm, cluster);
-            (
-                subnets.clone(),
-                groups.clone(),
-                vec![port],
-                groups,
-                subnets,
-                vec![],
-            )
+            let port = index
+                .clusters
+                .get(cluster_arn.as_str())
+                .map(|c| broker_port_of(esm, c))
+                .unwrap_or_default();
+            (vec![port], vec![], vec![])
         }
         EventSource::SelfManaged { bootstrap_servers } => {
-            let ports = bootstrap_ports(bootstrap_servers);
-            let subnets: Vec<String> = esm
-                .access_of("VPC_SUBNET")
-                .map(|uri| uri.trim_start_matches("subnet:").to_string())
-                .collect();
-            let groups: Vec<String> = esm
-                .access_of("VPC_SECURITY_GROUP")
-                .map(|uri| uri.trim_start_matches("security_group:").to_string())
-                .collect();
+            let (servers, bad) = parse_servers(bootstrap_servers);
+            let mut ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+            ports.sort_unstable();
+            ports.dedup();
             if subnets.is_empty() {
                 return Derived::Internet {
                     broker_ports: ports,
+                    bad_servers: bad,
                 };
             }
-            (
-                subnets,
-                groups,
-                ports,
-                vec![],
-                vec![],
-                bootstrap_servers.clone(),
-            )
+            (ports, servers, bad)
         }
     };
+    let is_msk = esm.cluster_arn().is_some();
     let mut subnet_ids = subnets;
     subnet_ids.sort();
     subnet_ids.dedup();
@@ -125,20 +146,25 @@ pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
         return Derived::Undetermined("The mapping has no subnets".to_string());
     };
     let mut security_group_ids = Vec::new();
-    for g in groups {
-        if !security_group_ids.contains(&g) {
-            security_group_ids.push(g);
+    for g in &groups {
+        if !security_group_ids.contains(g) {
+            security_group_ids.push(g.clone());
         }
     }
     Derived::Vpc(MappingNetwork {
         vpc_id: vpc_id.to_string(),
+        broker_security_groups: if is_msk {
+            security_group_ids.clone()
+        } else {
+            vec![]
+        },
+        broker_subnet_ids: if is_msk { subnet_ids.clone() } else { vec![] },
         subnet_ids,
         security_group_ids,
         broker_ports: ports,
-        broker_security_groups: broker_groups,
-        broker_subnet_ids: broker_subnets,
-        broker_hosts: hosts,
-        is_msk: esm.cluster_arn().is_some(),
+        servers,
+        bad_servers,
+        is_msk,
     })
 }
 
@@ -193,14 +219,57 @@ pub fn broker_port_of(esm: &EventSourceMapping, cluster: &MskCluster) -> u16 {
     }
 }
 
-/// The ports of `KAFKA_BOOTSTRAP_SERVERS` entries (`host:port`, `[v6]:port`).
-fn bootstrap_ports(servers: &[String]) -> Vec<u16> {
-    let mut ports: Vec<u16> = servers
+/// `KAFKA_BOOTSTRAP_SERVERS` entries (`host:port`, `[v6]:port`): the usable ones, and those
+/// without a port from 1 to 65535.
+fn parse_servers(servers: &[String]) -> (Vec<Server>, Vec<String>) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for text in servers {
+        let parsed = text.rsplit_once(':').and_then(|(host, port)| {
+            let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            (!host.is_empty()).then(|| (host.to_string(), port))
+        });
+        match parsed {
+            Some((host, port)) => good.push(Server {
+                text: text.clone(),
+                host,
+                port,
+            }),
+            None => bad.push(text.clone()),
+        }
+    }
+    (good, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_without_a_usable_port_are_kept_apart() {
+        let servers: Vec<String> = [
+            "b-1.example.com:9092",
+            "[fd00::1]:9094",
+            "host:99999",
+            "host",
+            "host:0",
+            ":9092",
+            "10.0.0.1:abc",
+        ]
         .iter()
-        .filter_map(|s| s.rsplit_once(':'))
-        .filter_map(|(_, port)| port.parse().ok())
+        .map(|s| s.to_string())
         .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
+        let (good, bad) = parse_servers(&servers);
+        assert_eq!(
+            good.iter()
+                .map(|s| (s.host.as_str(), s.port))
+                .collect::<Vec<_>>(),
+            vec![("b-1.example.com", 9092), ("fd00::1", 9094)]
+        );
+        assert_eq!(
+            bad,
+            vec!["host:99999", "host", "host:0", ":9092", "10.0.0.1:abc"]
+        );
+    }
 }

@@ -840,8 +840,8 @@ fn broken_snapshots_exit_2_naming_the_file() {
     }
     // A path that is not there, and one that is a directory.
     for (path, want) in [
-        (dir.path().join("no-such-file.json"), "cannot read snapshot"),
-        (dir.path().to_path_buf(), "cannot read snapshot"),
+        (dir.path().join("no-such-file.json"), "cannot be read"),
+        (dir.path().to_path_buf(), "is not a regular file"),
     ] {
         let (code, _, stderr) = audit_snapshot(&path, false);
         if code != Some(2)

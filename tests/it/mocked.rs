@@ -84,11 +84,14 @@ fn healthy_rules(route_tables: Rule) -> (Vec<Rule>, Vec<Rule>, Vec<Rule>) {
             .build(),
         route_tables,
         mock!(aws_sdk_ec2::Client::describe_nat_gateways).then_output(|| {
+            // AWS sends the list, empty or not (a missing one is a cut answer).
             aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput::builder()
+                .set_nat_gateways(Some(vec![]))
                 .build()
         }),
         mock!(aws_sdk_ec2::Client::describe_vpc_endpoints).then_output(|| {
             aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput::builder()
+                .set_vpc_endpoints(Some(vec![]))
                 .build()
         }),
         mock!(aws_sdk_ec2::Client::describe_security_groups).then_output(|| {
@@ -154,6 +157,13 @@ fn local_route_tables() -> Rule {
                     .associations(
                         aws_sdk_ec2::types::RouteTableAssociation::builder()
                             .main(true)
+                            .build(),
+                    )
+                    .routes(
+                        aws_sdk_ec2::types::Route::builder()
+                            .destination_cidr_block("10.0.0.0/16")
+                            .gateway_id("local")
+                            .state(aws_sdk_ec2::types::RouteState::Active)
                             .build(),
                     )
                     .build(),

@@ -17,7 +17,7 @@ use esm_guard::{evaluate, Verdict};
 // ---------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
-struct Account {
+pub(super) struct Account {
     vpcs: Vec<VpcPlan>,
     /// A data gap on the n-th mapping (modulo their number).
     gap: Option<usize>,
@@ -305,7 +305,7 @@ fn vpc_plan() -> impl Strategy<Value = VpcPlan> {
         )
 }
 
-fn account() -> impl Strategy<Value = Account> {
+pub(super) fn account() -> impl Strategy<Value = Account> {
     (
         prop::collection::vec(vpc_plan(), 1..=3),
         prop::option::weighted(0.15, 0usize..8),
@@ -400,7 +400,7 @@ fn shape_mapping(s: &mut Sample, uuid: &str, plan: &MappingPlan) {
     });
 }
 
-fn build(account: &Account) -> Snapshot {
+pub(super) fn build(account: &Account) -> Snapshot {
     let mut s = Sample::default();
     for v in &account.vpcs {
         let vpc = s.vpc();
@@ -718,7 +718,7 @@ fn check_convergence(snapshot: &Snapshot) -> Result<(), TestCaseError> {
                 .mapping(&r.esm_uuid)
                 .into_iter()
                 .flat_map(|m| &m.findings)
-                .filter(|f| f.rule == r.rule && f.resources == r.resources)
+                .filter(|f| f.rule == r.rule && f.id == r.finding)
                 .collect();
             prop_assert!(
                 left.is_empty(),

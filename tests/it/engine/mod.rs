@@ -6,6 +6,8 @@ mod convergence;
 mod fixtures;
 mod guide_cases;
 mod helpers;
+mod monotonic;
+mod paths;
 mod plan;
 mod rules;
 mod semantics;

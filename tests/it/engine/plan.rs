@@ -23,8 +23,8 @@ fn automatic(actions: &[Action]) -> Vec<&Action> {
 fn finding_ref(uuid: &str, f: &Finding) -> FindingRef {
     FindingRef {
         esm_uuid: uuid.to_string(),
+        finding: f.id.clone(),
         rule: f.rule,
-        resources: f.resources.clone(),
     }
 }
 
@@ -176,11 +176,11 @@ fn endpoint_ingress_is_authorized_from_the_mappings_group() {
             reason: RuleId::EndpointSgIngress
         }
     );
-    assert_eq!(action.fixes[0].resources, {
-        let mut r = vec![lambda, own];
-        r.sort();
-        r
-    });
+    assert_eq!(
+        action.fixes[0].finding,
+        format!("endpoint-sg-ingress/{lambda}")
+    );
+    let _ = own;
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn a_missing_path_gets_the_guides_endpoints() {
         assert!(private_dns_enabled);
         assert_eq!(
             client_token,
-            &esm_guard::plan::client_token(&vpc, &service_name)
+            &esm_guard::plan::client_token(&vpc, &service_name, &[])
         );
         let policy: serde_json::Value = serde_json::from_str(policy_document).unwrap();
         let statement = &policy["Statement"][0];
@@ -317,7 +317,7 @@ fn a_new_endpoint_brings_the_rules_it_needs() {
         .fixes
         .iter()
         .all(|f| f.rule == RuleId::EndpointSgIngress
-            && f.resources.iter().any(|r| r.starts_with("vpce-"))));
+            && f.finding.starts_with("endpoint-sg-ingress/vpce-")));
     assert!(mapping(&report, &uuid)
         .findings
         .iter()
@@ -439,7 +439,9 @@ const MANUAL: &[Manual] = &[
             ));
             let acl = s.network_acl(&vpc, &subnets, entries);
             let b = s.subnet(&subnets[1]).cidr.to_string();
-            (s, uuid, vec![format!("aws ec2 create-network-acl-entry --network-acl-id {acl} --egress --rule-number 89 --protocol tcp --port-range From=9098,To=9098 --cidr-block {b} --rule-action allow")])
+            // Four entries are needed (9098 out to each subnet, the return traffic out to
+            // each): four distinct numbers below 90, in the order of the actions' ids.
+            (s, uuid, vec![format!("aws ec2 create-network-acl-entry --network-acl-id {acl} --egress --rule-number 86 --protocol tcp --port-range From=9098,To=9098 --cidr-block {b} --rule-action allow")])
         },
     },
     Manual {
@@ -577,12 +579,22 @@ const MANUAL: &[Manual] = &[
         },
     },
     Manual {
-        what: "an endpoint that is not available",
+        what: "an endpoint in a state EC2 does not document",
         rule: RuleId::EndpointUnavailable,
         build: || {
             let (mut s, uuid) = healthy_on_demand();
             let lambda = endpoint_of(&s, "lambda").id.clone();
-            s.endpoint_mut(&lambda).state = "failed".into();
+            s.endpoint_mut(&lambda).state = "quarantined".into();
+            (s, uuid, vec![format!("--vpc-endpoint-ids {lambda}")])
+        },
+    },
+    Manual {
+        what: "an endpoint still pending",
+        rule: RuleId::EndpointPending,
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let lambda = endpoint_of(&s, "lambda").id.clone();
+            s.endpoint_mut(&lambda).state = "pendingAcceptance".into();
             (s, uuid, vec![format!("--vpc-endpoint-ids {lambda}")])
         },
     },
@@ -733,7 +745,7 @@ fn every_finding_with_a_fix_is_linked_to_its_actions_in_the_report() {
                 mapping(report, &r.esm_uuid)
                     .findings
                     .iter()
-                    .any(|f| f.rule == r.rule && f.resources == r.resources)
+                    .any(|f| f.rule == r.rule && f.id == r.finding)
             };
             assert!(
                 worlds.iter().any(names),

@@ -208,12 +208,86 @@ const FIRING: &[Firing] = &[
     },
     Firing {
         rule: RuleId::EndpointUnavailable,
+        case: "the Lambda endpoint reports a state EC2 does not document",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let lambda = endpoint_of(&s, "lambda").id.clone();
+            s.endpoint_mut(&lambda).state = "quarantined".into();
+            fired(s, uuid, Severity::Fail, vec![lambda])
+        },
+    },
+    Firing {
+        rule: RuleId::EndpointPending,
         case: "the Lambda endpoint is pending",
         build: || {
             let (mut s, uuid) = healthy_on_demand();
             let lambda = endpoint_of(&s, "lambda").id.clone();
             s.endpoint_mut(&lambda).state = "pending".into();
-            fired(s, uuid, Severity::Fail, vec![lambda])
+            fired(s, uuid, Severity::Warn, vec![lambda])
+        },
+    },
+    Firing {
+        rule: RuleId::EndpointPending,
+        case: "the STS endpoint waits for acceptance",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let sts = endpoint_of(&s, "sts").id.clone();
+            s.endpoint_mut(&sts).state = "pendingAcceptance".into();
+            fired(s, uuid, Severity::Warn, vec![sts])
+        },
+    },
+    Firing {
+        rule: RuleId::PathDegraded,
+        case:
+            "one ACL on both subnets drops inbound 443: the other AZ's endpoint ENI is out of reach",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let vpc = vpc_id(&s);
+            let subnets = subnet_ids(&s);
+            let mut entries = esm_guard::sample::allow_all_entries();
+            entries.push(nacl_entry(
+                90,
+                false,
+                "6",
+                false,
+                "0.0.0.0/0",
+                Some((443, 443)),
+            ));
+            let acl = s.network_acl(&vpc, &subnets, entries);
+            fired(
+                s,
+                uuid,
+                Severity::Warn,
+                vec![acl, subnets[0].clone(), subnets[1].clone()],
+            )
+        },
+    },
+    Firing {
+        rule: RuleId::EndpointPolicyScope,
+        case: "the Lambda endpoint's policy names the function instead of Resource *",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let lambda = endpoint_of(&s, "lambda").id.clone();
+            let function = s.mapping_mut(&uuid).function_arn.clone();
+            s.endpoint_mut(&lambda).policy_document = Some(format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"Service":"lambda.amazonaws.com"}},"Action":"lambda:InvokeFunction","Resource":"{function}"}}]}}"#
+            ));
+            fired(s, uuid, Severity::Warn, vec![lambda])
+        },
+    },
+    Firing {
+        rule: RuleId::DestinationPath,
+        case: "a provisioned mapping's SQS destination has no endpoint and no NAT gateway",
+        build: || {
+            let (mut s, uuid, a, _) = bare_private(true);
+            s.mapping_mut(&uuid).on_failure_destination =
+                Some("arn:aws:sqs:us-east-1:123456789012:failures".into());
+            fired(
+                s,
+                uuid,
+                Severity::Warn,
+                vec![a, "com.amazonaws.us-east-1.sqs".into()],
+            )
         },
     },
     Firing {
@@ -297,7 +371,12 @@ const FIRING: &[Firing] = &[
                 Some((9098, 9098)),
             ));
             let acl = s.network_acl(&vpc, &subnets, entries);
-            fired(s, uuid, Severity::Fail, vec![acl, subnets[0].clone()])
+            fired(
+                s,
+                uuid,
+                Severity::Fail,
+                vec![acl, subnets[0].clone(), subnets[1].clone()],
+            )
         },
     },
     Firing {
@@ -682,6 +761,101 @@ const QUIET: &[Quiet] = &[
             (s.build(), uuid)
         },
     },
+    Quiet {
+        rule: RuleId::PathDegraded,
+        case: "every endpoint ENI is reachable from every mapping subnet",
+        build: || {
+            let (s, uuid) = healthy_on_demand();
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::PathDegraded,
+        case: "the ACL that drops inbound 443 sits on a subnet with no endpoint ENI",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let vpc = vpc_id(&s);
+            let other = s.private_subnet(&vpc, "us-east-1c");
+            let mut entries = esm_guard::sample::allow_all_entries();
+            entries.push(nacl_entry(
+                90,
+                false,
+                "6",
+                false,
+                "0.0.0.0/0",
+                Some((443, 443)),
+            ));
+            s.network_acl(&vpc, &[other], entries);
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::EndpointPending,
+        case: "the endpoints are available",
+        build: || {
+            let (s, uuid) = healthy_on_demand();
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::EndpointPending,
+        case: "a pending endpoint for another region's Lambda captures nothing here",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            let vpc = vpc_id(&s);
+            let subnets = subnet_ids(&s);
+            let sg = first_group(&s);
+            let other = s.endpoint(&vpc, "lambda", &subnets[..1], &[sg], true);
+            s.endpoint_mut(&other).service_name = "com.amazonaws.us-west-2.lambda".into();
+            s.endpoint_mut(&other).state = "pending".into();
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::EndpointPolicyScope,
+        case: "the guide's policies: the Lambda service principal on Resource *",
+        build: || {
+            let (mut s, uuid) = healthy_on_demand();
+            for service in ["lambda", "sts"] {
+                let id = endpoint_of(&s, service).id.clone();
+                let action = if service == "lambda" {
+                    "lambda:InvokeFunction"
+                } else {
+                    "sts:AssumeRole"
+                };
+                s.endpoint_mut(&id).policy_document = Some(guide_service_policy(action));
+            }
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::EndpointPolicyScope,
+        case: "the default full-access policy",
+        build: || {
+            let (s, uuid) = healthy_on_demand();
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::DestinationPath,
+        case: "a provisioned mapping's SQS destination behind an SQS endpoint",
+        build: || {
+            let (mut s, uuid, a, sg) = bare_private(true);
+            let vpc = vpc_id(&s);
+            s.endpoint(&vpc, "sqs", &[a], &[sg], true);
+            s.mapping_mut(&uuid).on_failure_destination =
+                Some("arn:aws:sqs:us-east-1:123456789012:failures".into());
+            (s.build(), uuid)
+        },
+    },
+    Quiet {
+        rule: RuleId::DestinationPath,
+        case: "a provisioned mapping without a destination",
+        build: || {
+            let (s, uuid, _, _) = bare_private(true);
+            (s.build(), uuid)
+        },
+    },
 ];
 
 #[test]
@@ -727,7 +901,7 @@ fn every_rule_id_has_a_firing_and_a_quiet_case() {
             "{rule} has no quiet case in engine::rules::QUIET"
         );
     }
-    assert_eq!(RuleId::ALL.len(), 19, "RULES.md lists 19 rules");
+    assert_eq!(RuleId::ALL.len(), 23, "RULES.md lists 23 rules");
 }
 
 /// The firing table must not fire by accident: each case's account, with the one change
