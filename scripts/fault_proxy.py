@@ -53,7 +53,8 @@ handled by the proxy, never forwarded)
              "paged": true,                 # optional; only requests with (true) / without (false) a token
              "skip": 1,                     # optional; let the first N matching requests through (default 0)
              "count": 1,                    # optional; matching requests to fault (default: all)
-             # the effect: exactly one of reset / truncate / status, and/or delay_ms
+             # the effect: exactly one of reset / truncate / status / cut / hollow / raw / stall,
+             # and/or delay_ms
              "reset": true,                 # close the client connection with a TCP RST, no response;
                                             #   the request does not reach the upstream
              "truncate": true,              # forward it, then send the status line and headers with the
@@ -61,6 +62,14 @@ handled by the proxy, never forwarded)
              "status": 503,                 # answer this error (400-599) without forwarding ...
              "code": "ServiceUnavailable",  #   ... optional code (default from the status) ...
              "message": "Injected",         #   ... and message (need "status")
+             "cut": {"at": 0.5,             # forward it, keep the first floor(len(body) * at) bytes of the
+                     "framing": "length"},  #   answer (0 < at < 1) and send them as the whole answer; both
+                                            #   fields required, framing "length" | "chunked" | "close"
+             "hollow": true,                # forward it; a 2xx answer gets a well-formed empty body
+             "raw": {"status": 502,         # answer exactly this without forwarding: status 100-599 ...
+                     "body": "<html>..</html>",     # ... optional body (default "") ...
+                     "content_type": "text/html"},  # ... optional Content-Type (none by default)
+             "stall": true,                 # read the request, never answer; it does not reach the upstream
              "delay_ms": 250}               # wait first (0-600000); alone, then forward normally
 
         Unknown fields and bad values are rejected with 400 and a message naming the field.
@@ -73,17 +82,43 @@ handled by the proxy, never forwarded)
         JSON ``{"__type": CODE, "message": ...}`` with ``x-amzn-query-error``, REST-JSON
         ``{"message": ...}`` with ``x-amzn-ErrorType: CODE``; always ``x-amzn-RequestId``.
         ``truncate`` on an empty upstream body announces Content-Length 1 and sends nothing.
+        ``cut`` keeps the upstream's status and headers (a checksum header such as DynamoDB's
+        ``x-amz-crc32`` still describes the whole body) and frames the cut body so that it
+        looks complete: ``length`` with Content-Length set to the cut length, connection kept
+        alive; ``chunked`` with ``Transfer-Encoding: chunked``, the body in one or two chunks
+        and the last chunk ``0\\r\\n\\r\\n``, connection kept alive; ``close`` with neither header,
+        ``Connection: close``, the body and a clean close (FIN, not RST).  It applies whatever
+        the upstream's status.  The fault it stands for: a response body cut mid-element whose
+        HTTP framing looks complete, which EC2's XML parser may accept.
+        ``hollow`` leaves non-2xx answers alone; a 2xx answer keeps its status and headers
+        (Content-Length set, ``x-amz-crc32`` recomputed) with the body: EC2
+        ``<?xml version="1.0" encoding="UTF-8"?>\\n<{Action}Response
+        xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>hollow</requestId></{Action}Response>``,
+        other query services ``<{Action}Response xmlns="https://{service}.amazonaws.com/doc/">
+        <{Action}Result></{Action}Result><ResponseMetadata><RequestId>hollow</RequestId>
+        </ResponseMetadata></{Action}Response>`` (same XML declaration, no line breaks; the
+        SDKs need the empty result wrapper), JSON and REST-JSON ``{}``, REST-XML empty.
+        ``raw`` answers the status (reason phrase from the status, empty if unknown), the body
+        (UTF-8) and the Content-Type, plus ``x-amzn-RequestId`` and Content-Length; a 1xx,
+        204 or 304 must have an empty body, and after a 1xx the connection is closed.  Unknown
+        fields inside ``cut`` and ``raw`` are rejected like the others (``cut.bogus``).  For
+        well-formed AWS errors (unknown codes included), use ``status``.
+        ``stall`` holds the connection without sending a byte until the client closes it
+        (what it sends meanwhile is dropped) or the proxy stops; other connections are served
+        meanwhile (a thread per connection) and stalled ones do not delay the proxy's exit.
         Returns ``{"faults": [active rules]}``.
     GET    /_proxy/faults
         ``{"faults": [...]}``: the active rules, each with its remaining ``count`` (null:
-        unlimited) and ``skip``.
+        unlimited) and ``skip``, and its effect in canonical form (``"cut": {"at": 0.5,
+        "framing": "length"}``, ``"raw": {"status": 503, "body": ""}``, ``"stall": true``).
     DELETE /_proxy/faults[?account=ACCOUNT]
         Clears every rule (only the rules scoped to that account with the parameter).
     GET    /_proxy/requests[?account=ACCOUNT][&service=SVC][&action=ACTION]
         Every proxied AWS request in arrival order (faulted ones included) as
         ``{"service": "ec2", "action": "DescribeSubnets", "account": "111122223333",
         "paged": false, "fault": null}``; ``fault`` is the effect applied: ``"reset"``,
-        ``"truncate"``, ``"status"``, ``"delay"`` (delay only) or null.
+        ``"truncate"``, ``"status"``, ``"cut"``, ``"hollow"`` (even when the answer was not 2xx
+        and passed unchanged), ``"raw"``, ``"stall"``, ``"delay"`` (delay only) or null.
     DELETE /_proxy/requests[?account=ACCOUNT]
         Clears the log (of that account only with the parameter).
 """
@@ -94,12 +129,16 @@ import argparse
 import http.client
 import json
 import logging
+import math
 import re
+import select
 import socket
 import struct
 import sys
 import threading
 import time
+import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -127,6 +166,7 @@ JSON_TOKENS = ("NextToken", "nextToken", "Marker", "ExclusiveStartKey")
 QUERY_TOKENS = ("Marker", "NextToken", "nextToken")
 UPSTREAM_TIMEOUT = 120.0
 TRUNCATE_GRACE = 0.1  # seconds between the partial body and the RST, so the client reads the headers first
+STALL_POLL = 0.2  # seconds between two looks at a stalled connection (client gone? proxy stopping?)
 
 log = logging.getLogger("fault_proxy")
 
@@ -197,25 +237,76 @@ def error_response(request: dict[str, Any], status: int, code: str, message: str
 RULE_FIELDS = (
     "action", "service", "account", "path_prefix", "paged", "skip", "count",
     "reset", "truncate", "delay_ms", "status", "code", "message",
+    "cut", "hollow", "raw", "stall",
 )
+FLAG_EFFECTS = ("reset", "truncate", "hollow", "stall")  # the effects written as "NAME": true
+CUT_FIELDS = ("at", "framing")
+CUT_FRAMINGS = ("length", "chunked", "close")
+RAW_FIELDS = ("status", "body", "content_type")
 CODE_RE = re.compile(r"^[A-Za-z][\w.:#-]*$")
 
 
-def _int_field(raw: dict[str, Any], name: str, low: int, high: int | None = None) -> int:
+def _int_field(raw: dict[str, Any], name: str, low: int, high: int | None = None, label: str | None = None) -> int:
     value = raw[name]
+    label = label or name
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: must be an integer, got {value!r}")
+        raise ValueError(f"{label}: must be an integer, got {value!r}")
     if value < low or (high is not None and value > high):
         bounds = f"{low}-{high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{name}: must be {bounds}, got {value}")
+        raise ValueError(f"{label}: must be {bounds}, got {value}")
     return value
 
 
-def _str_field(raw: dict[str, Any], name: str) -> str:
+def _str_field(raw: dict[str, Any], name: str, label: str | None = None) -> str:
     value = raw[name]
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{name}: must be a non-empty string, got {value!r}")
+        raise ValueError(f"{label or name}: must be a non-empty string, got {value!r}")
     return value
+
+
+def _sub_object(raw: dict[str, Any], name: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of effect `name` (its null members dropped); ValueError naming the field."""
+    value = raw[name]
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: must be a JSON object with {', '.join(fields)}, got {json.dumps(value)}")
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"{', '.join(f'{name}.{k}' for k in unknown)}: unknown field(s) (known: {', '.join(f'{name}.{k}' for k in fields)})"
+        )
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def parse_cut(raw: dict[str, Any]) -> dict[str, Any]:
+    cut = _sub_object(raw, "cut", CUT_FIELDS)
+    if "at" not in cut:
+        raise ValueError("cut.at: required (the fraction of the body kept, 0 < at < 1)")
+    at = cut["at"]
+    if isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 < at < 1:
+        raise ValueError(f"cut.at: must be a number between 0 and 1 (both excluded), got {at!r}")
+    if "framing" not in cut:
+        raise ValueError(f"cut.framing: required (one of {', '.join(CUT_FRAMINGS)})")
+    if cut["framing"] not in CUT_FRAMINGS:
+        raise ValueError(f"cut.framing: must be one of {', '.join(CUT_FRAMINGS)}, got {cut['framing']!r}")
+    return {"at": float(at), "framing": cut["framing"]}
+
+
+def parse_raw(raw: dict[str, Any]) -> dict[str, Any]:
+    answer = _sub_object(raw, "raw", RAW_FIELDS)
+    if "status" not in answer:
+        raise ValueError("raw.status: required (the HTTP status to answer, 100-599)")
+    parsed: dict[str, Any] = {"status": _int_field(answer, "status", 100, 599, label="raw.status")}
+    body = answer.get("body", "")
+    if not isinstance(body, str):
+        raise ValueError(f"raw.body: must be a string, got {body!r}")
+    if body and (parsed["status"] < 200 or parsed["status"] in (204, 304)):
+        raise ValueError(f"raw.body: a {parsed['status']} answer has no body, got {len(body)} characters")
+    parsed["body"] = body
+    if "content_type" in answer:
+        parsed["content_type"] = _str_field(answer, "content_type", label="raw.content_type")
+        if any(c in parsed["content_type"] for c in "\r\n"):
+            raise ValueError(f"raw.content_type: must be one line, got {parsed['content_type']!r}")
+    return parsed
 
 
 def parse_fault(raw: Any) -> dict[str, Any]:
@@ -244,7 +335,7 @@ def parse_fault(raw: Any) -> dict[str, Any]:
     rule["skip"] = _int_field(raw, "skip", 0) if "skip" in raw else 0
     rule["count"] = _int_field(raw, "count", 1) if "count" in raw else None
     effects = []
-    for name in ("reset", "truncate"):
+    for name in FLAG_EFFECTS:
         if name in raw:
             if not isinstance(raw[name], bool):
                 raise ValueError(f"{name}: must be true or false, got {raw[name]!r}")
@@ -265,22 +356,56 @@ def parse_fault(raw: Any) -> dict[str, Any]:
         for name in ("code", "message"):
             if name in raw:
                 raise ValueError(f"{name}: only goes with \"status\" (the HTTP status of the error to answer)")
+    if "cut" in raw:
+        rule["cut"] = parse_cut(raw)
+        effects.append("cut")
+    if "raw" in raw:
+        rule["raw"] = parse_raw(raw)
+        effects.append("raw")
     if len(effects) > 1:
-        raise ValueError(f"{' and '.join(effects)}: a rule has one effect (reset, truncate or status; delay_ms may go with any)")
+        raise ValueError(
+            f"{' and '.join(effects)}: a rule has one effect "
+            "(reset, truncate, status, cut, hollow, raw or stall; delay_ms may go with any)"
+        )
     if "delay_ms" in raw:
         rule["delay_ms"] = _int_field(raw, "delay_ms", 0, 600_000)
     if not effects and not rule.get("delay_ms"):
-        raise ValueError("effect: a rule needs one of reset, truncate, status or delay_ms")
+        raise ValueError("effect: a rule needs one of reset, truncate, status, cut, hollow, raw, stall or delay_ms")
     rule["effect"] = effects[0] if effects else "delay"
     return rule
 
 
 def public_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A rule as GET /_proxy/faults shows it (remaining count and skip included)."""
-    shown = {k: rule[k] for k in RULE_FIELDS if k in rule}
-    if rule["effect"] in ("reset", "truncate"):
+    shown = {k: (dict(rule[k]) if isinstance(rule[k], dict) else rule[k]) for k in RULE_FIELDS if k in rule}
+    if rule["effect"] in FLAG_EFFECTS:
         shown[rule["effect"]] = True
     return shown
+
+
+XML_NAME_RE = re.compile(r"^[A-Za-z_][\w.-]*$")
+EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+
+def hollow_body(request: dict[str, Any]) -> bytes:
+    """A well-formed answer with nothing in it, in the request's protocol (see ``hollow``)."""
+    protocol = request["protocol"]
+    if protocol in ("ec2", "query"):
+        action = request["action"] if XML_NAME_RE.match(request["action"]) else "Hollow"
+        if protocol == "ec2":
+            inner = "<requestId>hollow</requestId>"
+            namespace = EC2_NAMESPACE
+        else:
+            # the SDKs look for the result wrapper (botocore fails with a KeyError without it)
+            inner = f"<{action}Result></{action}Result><ResponseMetadata><RequestId>hollow</RequestId></ResponseMetadata>"
+            namespace = f"https://{request['service']}.amazonaws.com/doc/"
+        return (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<{action}Response xmlns=\"{namespace}\">{inner}</{action}Response>"
+        ).encode()
+    if protocol in ("json", "rest-json"):
+        return b"{}"
+    return b""  # rest-xml: its root element is per operation, there is no generic empty answer
 
 
 class State:
@@ -528,7 +653,15 @@ class Handler(BaseHTTPRequestHandler):
                     sent = True
                     self.send(status, reason, headers, data, head_only=self.command == "HEAD")
                     return
-            self.forward(body, truncate=rule is not None and rule["effect"] == "truncate")
+                if rule["effect"] == "raw":
+                    sent = True
+                    self.send_raw(rule["raw"])
+                    return
+                if rule["effect"] == "stall":
+                    sent = True
+                    self.stall()
+                    return
+            self.forward(body, request, rule)
             sent = True
         except Exception as err:
             if isinstance(err, (ConnectionError, TimeoutError)) or (isinstance(err, OSError) and sent):
@@ -545,7 +678,9 @@ class Handler(BaseHTTPRequestHandler):
                     pass
             self.reset()
 
-    def forward(self, body: bytes, truncate: bool) -> None:
+    def forward(self, body: bytes, request: dict[str, Any] | None, rule: dict[str, Any] | None) -> None:
+        """Forwards the request and relays the answer, altered by the rule's effect (truncate,
+        cut, hollow; the others never get here)."""
         server = self.server
         conn = http.client.HTTPConnection(server.upstream_host, server.upstream_port, timeout=UPSTREAM_TIMEOUT)
         try:
@@ -585,14 +720,76 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             return
-        if not truncate:
-            self.send(resp.status, resp.reason, headers, data, head_only=head_only)
+        effect = rule["effect"] if rule is not None else None
+        if effect == "truncate":
+            # a connection reset mid-response: full headers, half of the body, RST
+            declared = len(data) or 1
+            self.send(resp.status, resp.reason, headers, data[: len(data) // 2], declared_length=declared)
+            time.sleep(TRUNCATE_GRACE)
+            self.reset()
             return
-        # a connection reset mid-response: full headers, half of the body, RST
-        declared = len(data) or 1
-        self.send(resp.status, resp.reason, headers, data[: len(data) // 2], declared_length=declared)
-        time.sleep(TRUNCATE_GRACE)
-        self.reset()
+        if effect == "cut":
+            cut = rule["cut"]  # type: ignore[index]
+            self.send_cut(resp.status, resp.reason, headers, data[: math.floor(len(data) * cut["at"])], cut["framing"],
+                          head_only=head_only)
+            return
+        if effect == "hollow" and request is not None and 200 <= resp.status < 300:
+            data = hollow_body(request)
+            # a checksum of the body (DynamoDB's x-amz-crc32) must describe the new one
+            headers = [
+                (k, str(zlib.crc32(data) & 0xFFFFFFFF) if k.lower() == "x-amz-crc32" else v) for k, v in headers
+            ]
+        self.send(resp.status, resp.reason, headers, data, head_only=head_only)
+
+    def send_cut(self, status: int, reason: str | None, headers: list[tuple[str, str]], body: bytes, framing: str,
+                 head_only: bool = False) -> None:
+        """Sends `body` (already cut) as if it were the whole answer, with the framing asked for."""
+        if framing == "length":
+            self.send(status, reason, headers, body, head_only=head_only)
+            return
+        self.send_response_only(status, reason or None)
+        for name, value in headers:
+            self.send_header(name, value)
+        bodyless = status < 200 or status in (204, 304)
+        if framing == "chunked":
+            if not bodyless:
+                self.send_header("Transfer-Encoding", "chunked")
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            # two chunks when there is enough to split, then the last chunk and no trailers
+            chunks = [body[: len(body) // 2], body[len(body) // 2 :]] if len(body) >= 2 else [body]
+            payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks if c) + b"0\r\n\r\n"
+        else:  # "close": the end of the body is the end of the connection (FIN, as socketserver closes it)
+            self.close_connection = True
+            self.send_header("Connection", "close")
+            payload = body
+        self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
+        if not bodyless and not head_only:
+            self._headers_buffer.append(payload)  # type: ignore[attr-defined]
+        self.flush_headers()
+
+    def send_raw(self, answer: dict[str, Any]) -> None:
+        """Answers exactly the status, body and Content-Type of a ``raw`` rule."""
+        status = answer["status"]
+        headers = [("x-amzn-RequestId", str(uuid.uuid4()))]
+        if "content_type" in answer:
+            headers.append(("Content-Type", answer["content_type"]))
+        if status < 200:
+            self.close_connection = True  # an informational answer, then nothing: close the connection
+        self.send(status, None, headers, answer["body"].encode(), head_only=self.command == "HEAD")
+
+    def stall(self) -> None:
+        """Sends nothing and keeps the connection open until the client closes it (anything it
+        sends meanwhile is read and dropped) or the proxy stops; then closes it."""
+        self.close_connection = True
+        sock = self.connection
+        while not self.server.stopping.is_set():
+            try:
+                readable, _, _ = select.select([sock], [], [], STALL_POLL)
+                if readable and not sock.recv(65536):
+                    return  # the client closed its side
+            except (OSError, ValueError):
+                return
 
     # -- control endpoints
 
@@ -629,7 +826,12 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream_port = parts.port or 80
         self.verbose = verbose
         self.state = State(self.upstream)
+        self.stopping = threading.Event()  # set on shutdown: stalled connections let go
         super().__init__(address, Handler)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        super().shutdown()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         err = sys.exc_info()[1]

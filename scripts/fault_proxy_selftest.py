@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -23,6 +24,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
+import zlib
 from typing import Any, Callable
 
 import boto3
@@ -55,14 +58,15 @@ class Ctx:
         self.url = proxy
         self.emulator = emulator
 
-    def client(self, service: str, account: str, attempts: int = 1) -> Any:
+    def client(self, service: str, account: str, attempts: int = 1, read_timeout: float = 10) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id=account,
             aws_secret_access_key="secret",
-            config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}, connect_timeout=5, read_timeout=10),
+            config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}, connect_timeout=5,
+                          read_timeout=read_timeout),
         )
 
     def control(self, method: str, path: str, payload: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -95,13 +99,36 @@ class Ctx:
         assert status == 200, body
         return [e["action"] for e in body]
 
-    def signed(self, service: str, account: str, body: str) -> tuple[str, dict[str, str]]:
-        """A SigV4-signed form POST (query/EC2 protocol) to the proxy: (host, headers)."""
+    def signed(self, service: str, account: str, body: str, method: str = "POST", path: str = "/",
+               headers: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+        """A SigV4-signed request to the proxy, a form POST (query/EC2 protocol) unless told
+        otherwise: (host, headers)."""
         host = self.url.split("//", 1)[1]
-        req = AWSRequest(method="POST", url=self.url + "/", data=body,
-                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        if headers is None:
+            headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"} if body else {}
+        req = AWSRequest(method=method, url=self.url + path, data=body, headers=headers)
         SigV4Auth(Credentials(account, "secret"), service, REGION).add_auth(req)
         return host, dict(req.headers)
+
+    def wire_request(self, service: str, account: str, body: str) -> tuple[tuple[str, int], bytes]:
+        """A signed form POST as raw bytes: ((host, port), request)."""
+        host, headers = self.signed(service, account, body)
+        request = (
+            "POST / HTTP/1.1\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() not in ("host", "content-length"))
+            + f"Host: {host}\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+        ).encode()
+        h, p = host.rsplit(":", 1)
+        return (h, int(p)), request
+
+    def wait_for_log(self, account: str, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The proxy's log of `account` once it has at least `n` entries."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log(account)
+            if len(log) >= n or time.monotonic() > deadline:
+                return log
+            time.sleep(0.02)
 
 
 def entry(action: str, account: str, service: str = "ec2", paged: bool = False, fault: str | None = None) -> dict[str, Any]:
@@ -144,6 +171,56 @@ def raw_exchange(host: str, request: bytes) -> tuple[bytes, str]:
             if not data:
                 return got, "eof"
             got += data
+
+
+FRAMING_HEADERS = ("content-length", "transfer-encoding", "connection")
+
+
+def read_response(sock: socket.socket) -> dict[str, Any]:
+    """Reads one response off `sock` by its own framing: {"status", "reason", "headers" (names
+    lower-cased, repeated ones joined by ", "), "body", and "chunks" (sizes; chunked only) or "end" ("eof" | "reset";
+    close-delimited only)}.  Fails on a malformed chunked body."""
+    f = sock.makefile("rb")
+    try:
+        _, status, reason = f.readline().decode("latin-1").rstrip("\r\n").split(" ", 2)
+        headers: dict[str, str] = {}
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.lower()
+            assert name not in headers or name not in FRAMING_HEADERS, f"header {name} twice"
+            headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
+        result: dict[str, Any] = {"status": int(status), "reason": reason, "headers": headers}
+        if "chunked" in headers.get("transfer-encoding", ""):
+            body, chunks = b"", []
+            while True:
+                size = int(f.readline().split(b";")[0], 16)
+                if size == 0:
+                    assert f.readline() == b"\r\n", "no CRLF after the last chunk"
+                    break
+                chunk = f.read(size)
+                assert len(chunk) == size and f.read(2) == b"\r\n", "short chunk"
+                body += chunk
+                chunks.append(size)
+            result.update(body=body, chunks=chunks)
+        elif "content-length" in headers:
+            result["body"] = f.read(int(headers["content-length"]))
+        else:
+            body, end = b"", "eof"
+            try:
+                while True:
+                    data = f.read1(65536)
+                    if not data:
+                        break
+                    body += data
+            except ConnectionResetError:
+                end = "reset"
+            result.update(body=body, end=end)
+        return result
+    finally:
+        f.close()  # the socket stays open
 
 
 # --------------------------------------------------------------------------- checks
@@ -452,6 +529,328 @@ def concurrent_faults_leave_the_proxy_up(ctx: Ctx) -> None:
     faults = sorted(e["fault"] or "-" for e in log)
     assert faults == ["-"] * 40 + ["reset"] * 6 + ["truncate"] * 4, faults
     assert ctx.control("GET", "/_proxy/health")[1]["ok"] is True
+
+
+@check
+def cut_on_the_wire_in_each_framing(ctx: Ctx) -> None:
+    account = "300000000012"
+    ec2 = ctx.client("ec2", account)
+    for i in range(3):
+        ec2.create_vpc(CidrBlock=f"10.{40 + i}.0.0/16")
+    address, request = ctx.wire_request("ec2", account, "Action=DescribeVpcs&Version=2016-11-15")
+    with socket.create_connection(address, timeout=10) as s:
+        s.sendall(request)
+        whole = read_response(s)
+    assert whole["status"] == 200 and len(whole["body"]) > 1000, whole
+    cut_length = math.floor(len(whole["body"]) * 0.37)
+    for framing in ("length", "chunked", "close"):
+        shown = ctx.fault({"action": "DescribeVpcs", "account": account, "cut": {"at": 0.37, "framing": framing}, "count": 1})
+        assert [f for f in shown if f.get("account") == account] == [
+            {"action": "DescribeVpcs", "account": account, "skip": 0, "count": 1, "cut": {"at": 0.37, "framing": framing}}
+        ], shown
+        with socket.create_connection(address, timeout=10) as s:
+            s.sendall(request)
+            got = read_response(s)
+            headers = got["headers"]
+            assert (got["status"], got["reason"]) == (200, "OK"), (framing, got)
+            assert got["body"] == whole["body"][:cut_length], (framing, len(got["body"]), cut_length)
+            assert headers.get("content-type") == whole["headers"]["content-type"], (framing, headers)
+            assert headers.get("x-amzn-requestid"), (framing, headers)
+            if framing == "length":
+                assert headers.get("content-length") == str(cut_length) and "transfer-encoding" not in headers, headers
+            elif framing == "chunked":
+                assert headers.get("transfer-encoding") == "chunked" and "content-length" not in headers, headers
+                assert len(got["chunks"]) >= 1 and sum(got["chunks"]) == cut_length, got["chunks"]
+            else:
+                assert "content-length" not in headers and "transfer-encoding" not in headers, headers
+                assert headers.get("connection") == "close", headers
+                assert got["end"] == "eof", got["end"]  # FIN, not RST
+                continue
+            assert headers.get("connection") != "close", headers
+            # the connection is still usable: the next answer on it is whole
+            s.sendall(request)
+            again = read_response(s)
+            assert again["status"] == 200 and again["body"] == whole["body"], (framing, again["headers"])
+    # http.client takes each framing as a complete answer, too
+    for framing in ("length", "chunked", "close"):
+        ctx.fault({"action": "DescribeVpcs", "account": account, "cut": {"at": 0.37, "framing": framing}, "count": 1})
+        conn = http.client.HTTPConnection(*address, timeout=10)
+        try:
+            conn.request("POST", "/", body=request.split(b"\r\n\r\n", 1)[1],
+                         headers=ctx.signed("ec2", account, "Action=DescribeVpcs&Version=2016-11-15")[1])
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read() == whole["body"][:cut_length], framing
+        finally:
+            conn.close()
+    faults = [e["fault"] for e in ctx.log(account)]
+    assert faults == [None] * 4 + ["cut", None, "cut", None, "cut"] + ["cut"] * 3, faults
+    assert ctx.upstream_log(account) == ["CreateVpc"] * 3 + ["DescribeVpcs"] * 9  # cut forwards
+
+
+@check
+def cut_answer_in_boto3(ctx: Ctx) -> None:
+    """Records (does not assert) what boto3 makes of a DescribeVpcs answer cut with length framing."""
+    account = "300000000013"
+    ec2 = ctx.client("ec2", account)
+    created = {ec2.create_vpc(CidrBlock=f"10.{50 + i}.0.0/16")["Vpc"]["VpcId"] for i in range(3)}
+    whole = ec2.describe_vpcs()["Vpcs"]
+    assert created <= {v["VpcId"] for v in whole}
+    for at in (0.25, 0.5, 0.75, 0.99):
+        ctx.fault({"action": "DescribeVpcs", "account": account, "cut": {"at": at, "framing": "length"}, "count": 1})
+        try:
+            vpcs = ec2.describe_vpcs()["Vpcs"]
+        except Exception as err:  # noqa: BLE001
+            outcome = f"raised {type(err).__module__}.{type(err).__name__}: {' '.join(str(err).split())[:110]}"
+        else:
+            complete = sum(1 for v in vpcs if v.get("State") and v.get("CidrBlock"))
+            outcome = f"returned {len(vpcs)} of {len(whole)} VPCs ({complete} with State and CidrBlock)"
+        print(f"     boto3 DescribeVpcs cut at {at} (length framing): {outcome}", flush=True)
+    assert len(ec2.describe_vpcs()["Vpcs"]) == len(whole)  # the client and the proxy are fine afterwards
+    assert [e["fault"] for e in ctx.log(account)][-5:] == ["cut"] * 4 + [None]
+    # with retries allowed
+    ctx.control("DELETE", f"/_proxy/requests?account={account}")
+    ctx.fault({"action": "DescribeVpcs", "account": account, "cut": {"at": 0.5, "framing": "length"}, "count": 1})
+    try:
+        outcome = f"returned {len(ctx.client('ec2', account, attempts=3).describe_vpcs()['Vpcs'])} of {len(whole)} VPCs"
+    except Exception as err:  # noqa: BLE001
+        outcome = f"raised {type(err).__name__}"
+    print(f"     boto3 (3 attempts) DescribeVpcs cut once at 0.5: {outcome} after "
+          f"{len(ctx.log(account))} request(s)", flush=True)
+
+
+@check
+def hollow_answers_in_each_protocol(ctx: Ctx) -> None:
+    account = "300000000014"
+    ec2 = ctx.client("ec2", account)
+    ec2.create_vpc(CidrBlock="10.60.0.0/16")
+    shown = ctx.fault([
+        {"action": "DescribeVpcs", "account": account, "hollow": True, "count": 3},
+        {"action": "*", "service": "lambda", "account": account, "path_prefix": "/2015-03-31/event-source-mappings",
+         "hollow": True, "count": 2},
+        {"action": "GetCallerIdentity", "account": account, "hollow": True, "count": 1},
+        {"action": "ListTables", "account": account, "hollow": True, "count": 2},
+    ])
+    assert [f for f in shown if f.get("account") == account][0] == {
+        "action": "DescribeVpcs", "account": account, "skip": 0, "count": 3, "hollow": True}, shown
+    host, headers = ctx.signed("ec2", account, "Action=DescribeVpcs&Version=2016-11-15")
+    conn = http.client.HTTPConnection(host, timeout=10)
+    try:
+        conn.request("POST", "/", body=b"Action=DescribeVpcs&Version=2016-11-15", headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        assert resp.status == 200 and int(resp.getheader("Content-Length")) == len(data), (resp.status, resp.getheaders())
+        assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n'), data
+        root = ET.fromstring(data)
+        assert root.tag == "{http://ec2.amazonaws.com/doc/2016-11-15/}DescribeVpcsResponse", root.tag
+        assert [(c.tag.split("}")[1], c.text) for c in root] == [("requestId", "hollow")], data
+        # a non-2xx answer passes through unchanged
+        conn.request("POST", "/", body=b"Action=DescribeVpcs&Version=2016-11-15&VpcId.1=vpc-00000000", headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        assert resp.status == 400 and b"InvalidVpcID.NotFound" in data, (resp.status, data[:300])
+        # a Lambda REST call gets {}
+        host, headers = ctx.signed("lambda", account, "", method="GET", path="/2015-03-31/event-source-mappings")
+        conn.request("GET", "/2015-03-31/event-source-mappings", headers=headers)
+        resp = conn.getresponse()
+        assert (resp.status, resp.read(), resp.getheader("Content-Length")) == (200, b"{}", "2"), resp.getheaders()
+        # a JSON call gets {} too, with DynamoDB's checksum header made to match it
+        json_headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
+        host, headers = ctx.signed("dynamodb", account, "{}", headers=json_headers)
+        conn.request("POST", "/", body=b"{}", headers=headers)
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (200, b"{}"), resp.getheaders()
+        assert resp.getheader("x-amz-crc32") == str(zlib.crc32(b"{}")), resp.getheaders()
+    finally:
+        conn.close()
+    # what boto3 sees: answers with nothing in them (and DynamoDB's x-amz-crc32 still matches)
+    assert "Vpcs" not in ec2.describe_vpcs()
+    assert "EventSourceMappings" not in ctx.client("lambda", account).list_event_source_mappings()
+    assert "Account" not in ctx.client("sts", account).get_caller_identity()
+    assert "TableNames" not in ctx.client("dynamodb", account).list_tables()
+    assert [e["fault"] for e in ctx.log(account)] == [None] + ["hollow"] * 8, ctx.log(account)
+    assert ctx.upstream_log(account) == ["CreateVpc"] + ["DescribeVpcs"] * 2 + ["ListEventSourceMappings", "ListTables",
+        "DescribeVpcs", "ListEventSourceMappings", "GetCallerIdentity", "ListTables"]
+
+
+@check
+def raw_answers(ctx: Ctx) -> None:
+    account = "300000000015"
+    html = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n"
+    bad_gateway = {"status": 502, "body": html, "content_type": "text/html"}
+    shown = ctx.fault([
+        {"action": "DescribeVpcs", "account": account, "raw": bad_gateway, "count": 2},
+        {"action": "DescribeSubnets", "account": account, "raw": {"status": 503}, "count": 2},
+    ])
+    assert [f for f in shown if f.get("account") == account] == [
+        {"action": "DescribeVpcs", "account": account, "skip": 0, "count": 2, "raw": bad_gateway},
+        {"action": "DescribeSubnets", "account": account, "skip": 0, "count": 2, "raw": {"status": 503, "body": ""}},
+    ], shown
+    conn = http.client.HTTPConnection(ctx.url.split("//", 1)[1], timeout=10)
+    try:
+        for action in ("DescribeVpcs", "DescribeSubnets"):
+            body = f"Action={action}&Version=2016-11-15"
+            conn.request("POST", "/", body=body.encode(), headers=ctx.signed("ec2", account, body)[1])
+            if action == "DescribeVpcs":
+                sock = conn.sock
+            resp = conn.getresponse()
+            data = resp.read()
+            assert resp.getheader("x-amzn-RequestId"), resp.getheaders()
+            assert int(resp.getheader("Content-Length")) == len(data)
+            if action == "DescribeVpcs":
+                assert (resp.status, resp.reason, resp.getheader("Content-Type"), data) == (
+                    502, "Bad Gateway", "text/html", html.encode()), (resp.status, resp.getheaders(), data)
+            else:
+                assert (resp.status, resp.reason, resp.getheader("Content-Type"), data) == (
+                    503, "Service Unavailable", None, b""), (resp.status, resp.getheaders(), data)
+        assert conn.sock is sock, "the proxy did not keep the connection alive"
+    finally:
+        conn.close()
+    # what boto3 makes of them (recorded): an error named after the status
+    ec2 = ctx.client("ec2", account)
+    for call in (ec2.describe_vpcs, ec2.describe_subnets):
+        code, status, resp = error_code(call)
+        print(f"     boto3 on a raw {status} ({'HTML' if status == 502 else 'empty'}): code {code!r}, "
+              f"message {resp['Error'].get('Message', '')[:60]!r}", flush=True)
+        assert status in (502, 503), resp
+    assert [e["fault"] for e in ctx.log(account)] == ["raw"] * 4
+    assert ctx.upstream_log(account) == []  # answered by the proxy
+
+
+@check
+def stall_holds_only_its_own_connection(ctx: Ctx) -> None:
+    account = "300000000016"
+    ec2 = ctx.client("ec2", account)
+    impatient = ctx.client("ec2", account, read_timeout=1)
+    shown = ctx.fault({"action": "DescribeVpcs", "account": account, "stall": True, "count": 2})
+    assert [f for f in shown if f.get("account") == account] == [
+        {"action": "DescribeVpcs", "account": account, "skip": 0, "count": 2, "stall": True}], shown
+    outcome: dict[str, Any] = {}
+
+    def stalled() -> None:
+        started = time.monotonic()
+        try:
+            impatient.describe_vpcs()
+            outcome["result"] = "answered"
+        except Exception as err:  # noqa: BLE001
+            outcome["result"] = err
+        outcome["elapsed"] = time.monotonic() - started
+
+    # two stalled requests at once: boto3 with a 1 s read timeout, and a raw socket
+    address, request = ctx.wire_request("ec2", account, "Action=DescribeVpcs&Version=2016-11-15")
+    thread = threading.Thread(target=stalled)
+    with socket.create_connection(address, timeout=1) as s:
+        s.sendall(request)
+        thread.start()
+        try:
+            assert ctx.wait_for_log(account, 2) == [entry("DescribeVpcs", account, fault="stall")] * 2, ctx.log(account)
+            # meanwhile, another request is answered at once
+            started = time.monotonic()
+            ec2.describe_subnets()
+            prompt = time.monotonic() - started
+            assert thread.is_alive(), outcome
+            assert prompt < 0.5, prompt
+            # the socket with a 1 s timeout gets nothing, not even the end of the connection
+            started = time.monotonic()
+            try:
+                got = s.recv(65536)
+            except socket.timeout:
+                got = None
+            assert got is None and time.monotonic() - started >= 0.9, got
+            s.setblocking(False)
+            try:
+                s.recv(65536)
+            except BlockingIOError:
+                pass  # still open, nothing to read
+            else:
+                raise AssertionError("the stalled connection was closed")
+        finally:
+            thread.join(10)
+    assert isinstance(outcome["result"], botocore.exceptions.ReadTimeoutError), outcome
+    assert 0.9 <= outcome["elapsed"] < 3, outcome
+    assert [e["fault"] for e in ctx.log(account)] == ["stall", "stall", None], ctx.log(account)
+    assert ctx.upstream_log(account) == ["DescribeSubnets"]  # the stalled requests never reached the emulator
+    ec2.describe_vpcs()  # used up
+
+
+@check
+def bad_new_rules_are_rejected(ctx: Ctx) -> None:
+    before = ctx.faults()
+    cases = [
+        ({"action": "X", "cut": 0.5}, "cut: must be a JSON object"),
+        ({"action": "X", "cut": {"framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": 0, "framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": 1, "framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": 1.5, "framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": -0.5, "framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": "0.5", "framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": True, "framing": "length"}}, "cut.at"),
+        ({"action": "X", "cut": {"at": 0.5}}, "cut.framing"),
+        ({"action": "X", "cut": {"at": 0.5, "framing": "gzip"}}, "cut.framing"),
+        ({"action": "X", "cut": {"at": 0.5, "framing": "length", "bogus": 1}}, "cut.bogus"),
+        ({"action": "X", "hollow": "yes"}, "hollow"),
+        ({"action": "X", "stall": 1}, "stall"),
+        ({"action": "X", "hollow": False}, "effect"),
+        ({"action": "X", "raw": "502"}, "raw: must be a JSON object"),
+        ({"action": "X", "raw": {}}, "raw.status"),
+        ({"action": "X", "raw": {"status": 99}}, "raw.status"),
+        ({"action": "X", "raw": {"status": 600}}, "raw.status"),
+        ({"action": "X", "raw": {"status": "502"}}, "raw.status"),
+        ({"action": "X", "raw": {"status": 502, "body": 7}}, "raw.body"),
+        ({"action": "X", "raw": {"status": 204, "body": "x"}}, "raw.body"),
+        ({"action": "X", "raw": {"status": 502, "content_type": ""}}, "raw.content_type"),
+        ({"action": "X", "raw": {"status": 502, "content_type": "text/html\r\nX-Evil: 1"}}, "raw.content_type"),
+        ({"action": "X", "raw": {"status": 502, "headers": {}}}, "raw.headers"),
+        ({"action": "X", "raw": {"status": 502}, "code": "Boom"}, "code"),
+        ({"action": "X", "cut": {"at": 0.5, "framing": "close"}, "hollow": True}, "hollow and cut"),
+        ({"action": "X", "status": 503, "raw": {"status": 503}}, "status and raw"),
+        ({"action": "X", "stall": True, "truncate": True}, "truncate and stall"),
+        ({"action": "X", "reset": True, "stall": True}, "reset and stall"),
+        ([{"action": "X", "stall": True}, {"action": "Y", "cut": {"at": 2, "framing": "length"}}], "rule 1: cut.at"),
+    ]
+    for rule, field in cases:
+        status, body = ctx.control("POST", "/_proxy/faults", rule)
+        assert status == 400 and field in body.get("error", ""), (rule, status, body)
+    assert ctx.faults() == before
+    # delay_ms goes with any of them
+    account = "300000000017"
+    shown = ctx.fault({"action": "X", "account": account, "delay_ms": 5, "raw": {"status": 200, "body": "ok"}})
+    assert [f for f in shown if f.get("account") == account] == [
+        {"action": "X", "account": account, "skip": 0, "count": None, "delay_ms": 5, "raw": {"status": 200, "body": "ok"}}]
+    assert ctx.control("DELETE", f"/_proxy/faults?account={account}")[0] == 200
+
+
+@check
+def stalled_connections_do_not_delay_exit(ctx: Ctx) -> None:
+    account = "300000000018"
+    for how in ("stdin EOF", "SIGTERM"):
+        proc, url = start_proxy(ctx.emulator)
+        proxy = Ctx(url, ctx.emulator)
+        socks: list[socket.socket] = []
+        try:
+            proxy.fault({"action": "*", "stall": True})
+            address, request = proxy.wire_request("ec2", account, "Action=DescribeVpcs&Version=2016-11-15")
+            for _ in range(3):
+                socks.append(socket.create_connection(address, timeout=5))
+                socks[-1].sendall(request)
+            assert len(proxy.wait_for_log(account, 3)) == 3
+            started = time.monotonic()
+            if how == "SIGTERM":
+                proc.send_signal(signal.SIGTERM)
+                code = proc.wait(timeout=5)
+            else:
+                code = stop(proc)
+            elapsed = time.monotonic() - started
+            assert code == 0 and elapsed < 1.5, (how, code, elapsed)
+            for s in socks:  # the stalled clients see their connection end
+                try:
+                    assert s.recv(65536) == b"", how
+                except ConnectionResetError:
+                    pass
+        finally:
+            for s in socks:
+                s.close()
+            if proc.poll() is None:
+                proc.kill()
 
 
 @check
