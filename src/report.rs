@@ -12,6 +12,10 @@ use crate::rules::{Finding, MappingReport, Report, Severity, SourceSummary, Summ
 
 pub const REPORT_SCHEMA: &str = "esm-guard/report/v1";
 
+/// The text report shows this many fixes of one finding, then counts the rest: one ACL
+/// between many subnet pairs needs many entries, and the text must stay readable.
+const FIXES_SHOWN: usize = 12;
+
 #[derive(Debug, Serialize)]
 pub struct ReportDocument<'a> {
     pub schema: &'static str,
@@ -304,7 +308,8 @@ fn write_finding(
             safe(&f.resources.join(", "))
         );
     }
-    for a in by_finding.get(&m.uuid, f) {
+    let fixing: Vec<&Action> = by_finding.get(&m.uuid, f).collect();
+    for a in fixing.iter().take(FIXES_SHOWN) {
         let how = if a.automatic {
             "fix (automatic)"
         } else {
@@ -312,6 +317,13 @@ fn write_finding(
         };
         let _ = writeln!(out, "          {how}: {}", safe(&a.description));
         let _ = writeln!(out, "            $ {}", safe(&a.command));
+    }
+    if fixing.len() > FIXES_SHOWN {
+        let _ = writeln!(
+            out,
+            "          ... and {} more fixes of this finding (all of them: --output json, in \"actions\")",
+            fixing.len() - FIXES_SHOWN
+        );
     }
 }
 

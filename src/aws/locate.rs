@@ -57,6 +57,11 @@ impl<'c> Locator<'c> {
         let lambda = &self.clients.lambda;
         self.count();
         match lambda.get_event_source_mapping().uuid(uuid).send().await {
+            // Every mapping has a UUID: an answer without one is cut, not a mapping.
+            Ok(out) if out.uuid().is_none() => Err(LocateError {
+                call: "lambda:GetEventSourceMapping",
+                message: "an incomplete answer: no UUID".into(),
+            }),
             Ok(out) => {
                 let kafka = out.self_managed_event_source().is_some()
                     || out

@@ -195,6 +195,41 @@ impl StateStore {
         }
     }
 
+    /// The mappings whose alert is open (a sweep closes those whose mapping is gone). A
+    /// scan: the table holds one small item per mapping.
+    pub async fn open_mappings(&self) -> Result<Vec<String>, StateError> {
+        let dynamodb = &self.dynamodb;
+        let mut uuids = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            self.count();
+            let out = dynamodb
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#open = :open")
+                .expression_attribute_names("#open", "open")
+                .expression_attribute_values(":open", AttributeValue::Bool(true))
+                .projection_expression("pk")
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| self.failed("Scan", e))?;
+            for item in out.items() {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    if let Some(uuid) = pk.strip_prefix("esm#") {
+                        uuids.push(uuid.to_string());
+                    }
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(uuids)
+    }
+
     fn record(
         &self,
         uuid: &str,

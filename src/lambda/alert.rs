@@ -216,6 +216,9 @@ pub struct Message {
     /// The plain-text e-mail body.
     pub email: String,
     pub attributes: Vec<Attribute>,
+    /// Something was cut to fit Chatbot's fields or SNS's size: the function logs the full
+    /// report beside it.
+    pub cut: bool,
 }
 
 impl Message {
@@ -338,12 +341,62 @@ pub fn compose(ctx: &AlertContext<'_>) -> Message {
             },
         );
     }
-    Message {
+    let cut = description.chars().count() < slack_description(ctx, &facts).chars().count();
+    let mut message = Message {
         subject,
         chatbot,
         email: email_body(ctx, &facts, &steps),
         attributes,
+        cut,
+    };
+    bound_to_sns(&mut message, ctx.uuid);
+    message
+}
+
+/// SNS takes at most 262,144 bytes of message, subject and attributes together
+/// (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html); with `MessageStructure`
+/// json the Chatbot notification goes twice (default and https) beside the e-mail.
+pub const SNS_MAX_BYTES: usize = 262_144;
+/// Kept free for the JSON escaping of what is cut and the publish's own fields.
+const SNS_MARGIN: usize = 8 * 1024;
+
+impl Message {
+    /// The bytes SNS counts: the message, the subject, the attributes' names, types and values.
+    pub fn sns_bytes(&self) -> usize {
+        self.sns_json().len()
+            + self.subject.len()
+            + self
+                .attributes
+                .iter()
+                .map(|a| a.name.len() + a.data_type.len() + a.value.len())
+                .sum::<usize>()
     }
+}
+
+/// Cuts the e-mail (the only part without a fixed bound) until the whole publish fits SNS,
+/// saying what was left out and where the full report is: a publish must never fail for
+/// its size, or the mapping is never alerted.
+fn bound_to_sns(message: &mut Message, uuid: &str) {
+    let limit = SNS_MAX_BYTES - SNS_MARGIN;
+    let over = message.sns_bytes().saturating_sub(limit);
+    if over == 0 {
+        return;
+    }
+    let note = |dropped: usize| {
+        format!(
+            "\n\n[... cut to fit an SNS message: {dropped} more characters. The function's log has the full report of this mapping; `esm-guard audit --esm {uuid}` prints it too.]\n"
+        )
+    };
+    // JSON escaping can grow text: cut twice what is over, on a character boundary.
+    let reserve = note(usize::MAX).len();
+    let mut cut = message.email.len().saturating_sub(over * 2 + reserve);
+    while cut > 0 && !message.email.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = message.email[cut..].chars().count();
+    message.email.truncate(cut);
+    message.email.push_str(&note(dropped));
+    message.cut = true;
 }
 
 /// The facts every part of the message shares.

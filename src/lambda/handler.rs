@@ -25,9 +25,6 @@ use crate::rules::{MappingReport, RuleId, Severity, Summary, Verdict};
 /// Timing of the waits; the defaults fit the function's 120 s timeout.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// How often a mapping still `Creating` is read (in all), and the pause between reads.
-    pub creating_reads: u32,
-    pub creating_pause: Duration,
     /// How long a claim holds a mapping while its message is sent; longer than the
     /// function's timeout, so a crashed invocation's claim lapses and a later one alerts.
     pub claim_secs: i64,
@@ -39,8 +36,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            creating_reads: 6,
-            creating_pause: Duration::from_secs(5),
             claim_secs: 180,
             race_reads: 4,
             race_pause: Duration::from_millis(750),
@@ -260,10 +255,11 @@ async fn run(
         } => {
             outcome.detail = event_name.clone();
             outcome.scope.mappings = vec![uuid.clone()];
-            if *change == MappingChange::Deleted {
-                return close_deleted(deps, uuid, now, outcome).await;
-            }
-            match wait_while_creating(deps, locator, uuid).await? {
+            // A mapping is closed only when AWS says it is gone, never on an event's word:
+            // a forged or replayed delete of a live mapping must not close its alert. A
+            // mapping still being created is judged at once: its network does not depend
+            // on its state.
+            match locator.mapping_status(uuid).await? {
                 MappingStatus::NotFound => {
                     info!(%uuid, "the mapping no longer exists");
                     return close_deleted(deps, uuid, now, outcome).await;
@@ -273,10 +269,15 @@ async fn run(
                     outcome.detail = format!("{event_name}: not a Kafka mapping");
                     return Ok(());
                 }
-                MappingStatus::Found { .. } => Scope {
-                    mappings: vec![uuid.clone()],
-                    vpcs: vec![],
-                },
+                MappingStatus::Found { .. } => {
+                    if *change == MappingChange::Deleted {
+                        warn!(%uuid, %event_name, "a delete event names a mapping that still exists: auditing it instead of closing its alert");
+                    }
+                    Scope {
+                        mappings: vec![uuid.clone()],
+                        vpcs: vec![],
+                    }
+                }
             }
         }
         Trigger::Network {
@@ -396,6 +397,28 @@ async fn run(
             }
         }
     }
+    if matches!(trigger, Trigger::Sweep { .. }) {
+        // Deletes the function did not see (no trail for a while, an event lost): every
+        // open alert whose mapping the sweep no longer lists is closed, once AWS says the
+        // mapping is gone.
+        let listed: std::collections::HashSet<&str> =
+            report.mappings.iter().map(|m| m.uuid.as_str()).collect();
+        for uuid in deps.state.open_mappings().await? {
+            if listed.contains(uuid.as_str()) {
+                continue;
+            }
+            match locator.mapping_status(&uuid).await {
+                Ok(MappingStatus::NotFound) => {
+                    info!(%uuid, "an open alert's mapping is gone: closing it");
+                    if let Err(error) = close_deleted(deps, &uuid, now, outcome).await {
+                        errors.push(error);
+                    }
+                }
+                Ok(MappingStatus::Found { .. }) => {}
+                Err(error) => errors.push(error.into()),
+            }
+        }
+    }
     match errors.len() {
         0 => Ok(()),
         1 => Err(errors.remove(0)),
@@ -442,30 +465,6 @@ fn undecided_for_now(snapshot: &Snapshot, mapping: &MappingReport) -> bool {
 struct Remediated<'r> {
     results: Vec<&'r ActionResult>,
     healing: Option<&'r MappingHealing>,
-}
-
-/// Reads the mapping until it is no longer `Creating`, a bounded number of times.
-async fn wait_while_creating(
-    deps: &Deps,
-    locator: &Locator<'_>,
-    uuid: &str,
-) -> Result<MappingStatus, LocateError> {
-    let mut status = locator.mapping_status(uuid).await?;
-    for _ in 1..deps.options.creating_reads.max(1) {
-        match &status {
-            MappingStatus::Found {
-                state: Some(state), ..
-            } if state == "Creating" => {
-                tokio::time::sleep(deps.options.creating_pause).await;
-                status = locator.mapping_status(uuid).await?;
-            }
-            _ => break,
-        }
-    }
-    if matches!(&status, MappingStatus::Found { state: Some(s), .. } if s == "Creating") {
-        info!(%uuid, "the mapping is still being created: auditing its network as configured");
-    }
-    Ok(status)
 }
 
 async fn close_deleted(
@@ -571,6 +570,10 @@ async fn settle(
             renotify_hours: config.renotify_hours,
             now,
         });
+        if message.cut {
+            // The message points here for what it had to leave out.
+            info!(%uuid, report = %mapping.map(|m| serde_json::to_string(m).unwrap_or_default()).unwrap_or_default(), "the alert was cut to fit; the mapping's full report");
+        }
         let message_id = match deps.publisher.publish(&message).await {
             Ok(id) => id,
             Err(error) => {

@@ -454,8 +454,6 @@ async fn deps(account: &Account) -> Deps {
     let config = default_config(topic_arn);
     let mut deps = Deps::new(&account.config, config);
     deps.options = Options {
-        creating_reads: 2,
-        creating_pause: std::time::Duration::from_millis(50),
         claim_secs: 180,
         race_reads: 2,
         race_pause: std::time::Duration::from_millis(50),
@@ -855,4 +853,64 @@ fn broken_snapshots_exit_2_naming_the_file() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Snapshot files that would block or never end, and a symlink planted where a careless
+/// writer puts its temporary file.
+#[test]
+fn snapshot_files_are_bounded_and_never_block() {
+    let dir = tempfile::tempdir().unwrap();
+    // /dev/zero never ends; a FIFO without writer blocks an open or a read forever.
+    let fifo = dir.path().join("fifo.json");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (path, want) in [
+        (
+            Path::new("/dev/zero").to_path_buf(),
+            "is not a regular file",
+        ),
+        (fifo, "is not a regular file"),
+    ] {
+        let started = std::time::Instant::now();
+        let (code, _, stderr) = audit_snapshot(&path, false);
+        assert_eq!(code, Some(2), "{}: {stderr}", path.display());
+        assert!(stderr.contains(want), "{stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    // Larger than the bound: refused before it is read.
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, fixture()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_esm-guard"))
+        .args(["audit", "--max-snapshot-bytes", "100", "--snapshot"])
+        .arg(&big)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--max-snapshot-bytes 100"), "{stderr}");
+}
+
+/// AWS text never reaches the terminal raw: control characters (escape sequences, line
+/// breaks that forge report lines) and bidi overrides are shown escaped.
+#[test]
+fn the_text_report_escapes_control_and_bidi_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snapshot: serde_json::Value = serde_json::from_str(&fixture()).unwrap();
+    let hostile = "evil\u{1b}[2J\nPASS    forged line\u{202e}kcab";
+    snapshot["mappings"][0]["function_arn"] = serde_json::json!(format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{hostile}"
+    ));
+    snapshot["mappings"][0]["last_processing_result"] =
+        serde_json::json!(format!("PROBLEM: {hostile}"));
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, snapshot.to_string()).unwrap();
+    let (_, stdout, _) = audit_snapshot(&path, false);
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
+    assert!(!stdout.contains("\nPASS    forged line"), "{stdout:?}");
+    assert!(stdout.contains("\\u{1b}[2J\\u{a}PASS"), "{stdout}");
 }

@@ -607,3 +607,222 @@ fn explain_prints_every_rule_and_rejects_unknown_ones() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rule"));
 }
+
+/// Broker ingress from a managed prefix list: the list's entries are read (one call, only
+/// because a rule on the path references it), and decide; unreadable, the mapping is
+/// unknown, never failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_lists_on_a_path_are_read_and_decide() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 6).await;
+    let sg = b.security_group(&net.vpc, "cluster").await;
+    b.allow_ingress_from_group(&sg, 443, &sg).await;
+    let list = |cidr: &'static str| {
+        let ec2 = b.ec2.clone();
+        async move {
+            ec2.create_managed_prefix_list()
+                .prefix_list_name(format!("brokers-{cidr}"))
+                .address_family("IPv4")
+                .max_entries(5)
+                .entries(
+                    aws_sdk_ec2::types::AddPrefixListEntry::builder()
+                        .cidr(cidr)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("CreateManagedPrefixList")
+                .prefix_list()
+                .and_then(|p| p.prefix_list_id())
+                .expect("pl id")
+                .to_string()
+        }
+    };
+    let vpc_list = list("10.6.0.0/16").await;
+    let other_list = list("192.168.0.0/16").await;
+    let from_list = |id: &str| {
+        aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(9098)
+            .to_port(9098)
+            .prefix_list_ids(
+                aws_sdk_ec2::types::PrefixListId::builder()
+                    .prefix_list_id(id)
+                    .build(),
+            )
+            .build()
+    };
+    b.ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(from_list(&vpc_list))
+        .send()
+        .await
+        .expect("ingress from the prefix list");
+    let cluster = b
+        .msk_cluster("c", &net.private, std::slice::from_ref(&sg), Auth::Iam)
+        .await;
+    let f = b.function("f").await;
+    let uuid = b.msk_mapping(&f, &cluster, true, None).await;
+    let scope = || Scope {
+        mappings: vec![uuid.clone()],
+        vpcs: vec![],
+    };
+
+    account.clear_requests();
+    let (report, _) = audit(&account, scope()).await;
+    let m = report.mapping(&uuid).unwrap();
+    assert_eq!(m.verdict, Verdict::Pass, "{:#?}", m.findings);
+    let calls = by_api(&account.requests());
+    assert_eq!(
+        calls.get("ec2:GetManagedPrefixListEntries"),
+        Some(&1),
+        "{calls:?}"
+    );
+
+    // Unreadable: unknown naming the call, never broker-ingress.
+    account.fault(json!({"service": "ec2", "action": "GetManagedPrefixListEntries", "status": 403, "code": "UnauthorizedOperation", "message": "not authorized"}));
+    let (report, _) = audit(&account, scope()).await;
+    account.clear_faults();
+    let m = report.mapping(&uuid).unwrap();
+    assert_eq!(m.verdict, Verdict::Unknown, "{:#?}", m.findings);
+    assert!(m.findings.iter().all(|f| f.rule != RuleId::BrokerIngress));
+    assert!(
+        m.findings.iter().any(|f| f.rule == RuleId::InsufficientData
+            && f.message.contains(&vpc_list)
+            && f.resources[0] == "ec2:GetManagedPrefixListEntries"),
+        "{:#?}",
+        m.findings
+    );
+
+    // A list that does not hold the subnets: blocked.
+    b.ec2
+        .revoke_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(from_list(&vpc_list))
+        .send()
+        .await
+        .expect("revoke");
+    b.ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(from_list(&other_list))
+        .send()
+        .await
+        .expect("ingress from the other list");
+    let (report, _) = audit(&account, scope()).await;
+    let m = report.mapping(&uuid).unwrap();
+    assert_eq!(m.verdict, Verdict::Fail, "{:#?}", m.findings);
+    assert!(m.findings.iter().any(|f| f.rule == RuleId::BrokerIngress));
+}
+
+/// An STS endpoint policy that names the execution role: the role is read (the decision
+/// depends on it) whether or not a secret is in use, so the verdict is the same either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_is_read_wherever_a_policy_depends_on_it() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 7).await;
+    let sg = b.cluster_group(&net.vpc, "cluster", 9098).await;
+    let groups = vec![sg];
+    b.endpoint(&net.vpc, "lambda", &net.private, &groups, true)
+        .await;
+    let sts = b
+        .endpoint(&net.vpc, "sts", &net.private, &groups, true)
+        .await;
+    let cluster = b.msk_cluster("c", &net.private, &groups, Auth::Iam).await;
+    let f = b.function("f").await;
+    let uuid = b.msk_mapping(&f, &cluster, false, None).await;
+    let role = b
+        .lambda
+        .get_function_configuration()
+        .function_name(&f)
+        .send()
+        .await
+        .expect("GetFunctionConfiguration")
+        .role()
+        .expect("role")
+        .to_string();
+    let policy = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"Service":"lambda.amazonaws.com"}},"Action":"sts:AssumeRole","Resource":"{role}"}}]}}"#
+    );
+    b.ec2
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(&sts)
+        .policy_document(&policy)
+        .send()
+        .await
+        .expect("ModifyVpcEndpoint");
+    account.clear_requests();
+    let (report, _) = audit(
+        &account,
+        Scope {
+            mappings: vec![uuid.clone()],
+            vpcs: vec![],
+        },
+    )
+    .await;
+    let calls = by_api(&account.requests());
+    assert_eq!(
+        calls.get("lambda:GetFunctionConfiguration"),
+        Some(&1),
+        "{calls:?}"
+    );
+    let m = report.mapping(&uuid).unwrap();
+    // Allowed, on the role's ARN rather than "*": a scope warning, not a denial.
+    assert_eq!(m.verdict, Verdict::Warn, "{:#?}", m.findings);
+    assert!(m
+        .findings
+        .iter()
+        .any(|f| f.rule == RuleId::EndpointPolicyScope));
+    assert!(m
+        .findings
+        .iter()
+        .all(|f| f.rule != RuleId::EndpointPolicyDenies));
+}
+
+/// `snapshot --out` writes a fresh temporary file beside the target and renames it: a
+/// symlink planted where a careless writer puts its temporary file is never followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_out_never_follows_a_planted_symlink() {
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 8).await;
+    let sg = b.cluster_group(&net.vpc, "cluster", 9098).await;
+    let cluster = b
+        .msk_cluster("c", &net.private, std::slice::from_ref(&sg), Auth::Iam)
+        .await;
+    let f = b.function("f").await;
+    b.msk_mapping(&f, &cluster, true, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let out = dir.path().join("facts.json");
+    std::os::unix::fs::symlink(&victim, dir.path().join("facts.tmp")).unwrap();
+    let target = out.to_str().unwrap().to_string();
+    let (code, _, stderr) = cli(&account, &["snapshot", "--out", &target]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(written["schema"], "esm-guard/snapshot/v1");
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+}
+
+/// The README's rule table lists every rule with its severity, as `explain` gives it.
+#[test]
+fn the_readmes_rule_table_is_current() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for rule in RuleId::ALL {
+        let severity = esm_guard::rules::explain(*rule).severity.as_str();
+        let row = format!("| `{rule}` | {severity} |");
+        assert!(readme.contains(&row), "README.md has no row {row}");
+    }
+}

@@ -307,3 +307,58 @@ async fn a_response_slower_than_the_deadline_is_unknown() {
         .expect_err("cannot even list mappings");
     assert!(error.to_string().contains("deadline"), "{error}");
 }
+
+/// Through the binary: a proxy's HTML 502 on a read is an unknown verdict (exit 0, not 2);
+/// on the listing of the mappings it stops the run naming the call in one short line,
+/// without the headers and body of the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_of_any_shape_are_unknown_or_one_line_naming_the_call() {
+    let account = account_via_proxy().await;
+    let uuid = healthy(&account, 48).await;
+    let html = "<html><head><title>502 Bad Gateway</title></head><body>".to_string()
+        + &"x".repeat(2000)
+        + "</body></html>";
+    let run = |account: &Account| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_esm-guard"))
+            .args(["audit", "--output", "json", "--read-timeout", "5"])
+            .env_remove("AWS_PROFILE")
+            .envs(account.env())
+            .output()
+            .expect("run esm-guard")
+    };
+    account.wire_fault(json!({"service": "ec2", "action": "DescribeNetworkAcls", "raw": {"status": 502, "body": html, "content_type": "text/html"}}));
+    let out = run(&account);
+    account.clear_wire_faults();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = doc["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["uuid"] == uuid.as_str())
+        .unwrap();
+    assert_eq!(m["verdict"], "unknown");
+
+    account.wire_fault(json!({"service": "lambda", "action": "*", "raw": {"status": 502, "body": html, "content_type": "text/html"}}));
+    let out = run(&account);
+    account.clear_wire_faults();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("lambda:ListEventSourceMappings"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.trim().lines().count() == 1 && stderr.len() < 500,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("xxxxxxxxxx"),
+        "the body is not dumped: {stderr}"
+    );
+}

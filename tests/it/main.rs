@@ -9,3 +9,4 @@ mod lambda;
 mod mocked;
 mod remediate;
 mod support;
+mod wire_matrix;

@@ -535,3 +535,58 @@ async fn two_runs_racing_create_no_duplicates() {
         Verdict::Pass
     );
 }
+
+/// The opt-out fails closed: an opted-out VPC stays untouched when its description
+/// (ec2:DescribeVpcs, the only read of its tags) comes back cut or hollow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opted_out_vpc_is_untouched_when_its_tags_cannot_be_read() {
+    let account = crate::support::proxy::account_via_proxy().await;
+    let b = Builder::new(&account);
+    let (vpc, subnets) = bare_vpc(&b, 29).await;
+    let sg = b.security_group(&vpc, "cluster").await;
+    let cluster = b
+        .msk_cluster("c", &subnets, std::slice::from_ref(&sg), Auth::Iam)
+        .await;
+    let f = b.function("f").await;
+    // On demand, no path: two endpoints and a broker rule would be planned.
+    b.msk_mapping(&f, &cluster, false, None).await;
+    b.ec2
+        .create_tags()
+        .resources(&vpc)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("esm-guard:remediate")
+                .value("off")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for fault in [
+        json!({"service": "ec2", "action": "DescribeVpcs", "hollow": true}),
+        json!({"service": "ec2", "action": "DescribeVpcs", "cut": {"at": 0.5, "framing": "length"}}),
+        json!({"service": "ec2", "action": "DescribeVpcs", "raw": {"status": 503, "body": ""}}),
+    ] {
+        account.wire_fault(fault.clone());
+        account.clear_requests();
+        let r = run(&account, Mode::Apply, 10).await;
+        account.clear_wire_faults();
+        let writes: Vec<String> = account
+            .requests()
+            .into_iter()
+            .filter(|r| r.contains(":Create") || r.contains(":Authorize"))
+            .collect();
+        assert!(writes.is_empty(), "{fault}: {writes:?}");
+        assert!(!r.results.is_empty(), "{fault}: something was planned");
+        for result in &r.results {
+            let Outcome::OptedOut { reason } = &result.outcome else {
+                panic!("{fault}: {:?} ran", result);
+            };
+            assert!(
+                reason.contains(&vpc) && reason.contains("could not be read"),
+                "{reason}"
+            );
+        }
+        assert!(endpoints_in(&b, &vpc).await.is_empty());
+    }
+}

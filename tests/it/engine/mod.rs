@@ -2,6 +2,7 @@
 //! rest on, the planner, convergence of the plan over generated accounts, and saved
 //! snapshots pinned as JSON reports. Pure: no test here reaches the network.
 
+mod bounded;
 mod convergence;
 mod fixtures;
 mod guide_cases;

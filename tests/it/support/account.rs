@@ -480,6 +480,39 @@ impl Builder {
             .to_string()
     }
 
+    /// Associates `subnets` with network ACL `acl` (taken from the ACL they had).
+    pub async fn replace_acl(&self, subnets: &[String], acl: &str) {
+        for subnet in subnets {
+            let out = self
+                .ec2
+                .describe_network_acls()
+                .filters(
+                    Filter::builder()
+                        .name("association.subnet-id")
+                        .values(subnet)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("DescribeNetworkAcls");
+            let association = out
+                .network_acls()
+                .iter()
+                .flat_map(|a| a.associations())
+                .find(|a| a.subnet_id() == Some(subnet.as_str()))
+                .and_then(|a| a.network_acl_association_id())
+                .expect("the subnet's ACL association")
+                .to_string();
+            self.ec2
+                .replace_network_acl_association()
+                .association_id(association)
+                .network_acl_id(acl)
+                .send()
+                .await
+                .expect("ReplaceNetworkAclAssociation");
+        }
+    }
+
     /// Sets what Lambda reports for a mapping (the real API cannot).
     pub fn set_last_processing_result(&self, uuid: &str, result: &str) {
         control(
