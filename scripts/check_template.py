@@ -21,10 +21,50 @@ What it checks:
     fluent call on a client variable named after its service), apart from GRANTED_NOT_CALLED;
   * no action has a wildcard, Resource "*" only where the action has no resource-level
     permissions, and EC2 write actions exist only when RemediationMode is apply.
+
+Rendering the function role's policy (no check runs then):
+
+    .venv/bin/python scripts/check_template.py --render-policy MODE [--account ID] [--region R] [--partition P]
+
+MODE is off, plan or apply; ID defaults to 123456789012 (12 digits), R to us-east-1, P to aws.
+Prints one JSON document on stdout and nothing else: `{"Statement": [...]}`, the statements
+of GuardFunction's Policies in template order (every inline policy document's, concatenated;
+their Version is not repeated), for RemediationMode=MODE and every other parameter at its
+Default. Fn::If is resolved with the template's Conditions and AWS::NoValue dropped, as in
+the gating check; statements' Condition blocks are kept as they are, rendered like the rest.
+Rendered everywhere:
+  * Ref/${} of AWS::Partition, AWS::Region, AWS::AccountId: P, R, ID; AWS::URLSuffix:
+    amazonaws.com (amazonaws.com.cn in aws-cn); AWS::StackName: esm-guard;
+  * Ref/${} of a parameter: its value (MODE or the Default), as a string;
+  * Ref and Fn::GetAtt of the template's resources (NAME is the fake name: StateTable
+    esm-guard-state, AlertTopic esm-guard-alerts, AlertKey alert-key, any other resource
+    "esm-guard-" + its logical id in kebab case, e.g. esm-guard-failed-events-queue):
+      AWS::DynamoDB::Table     Ref NAME; Arn arn:P:dynamodb:R:ID:table/NAME;
+                               StreamArn .../table/NAME/stream/2000-01-01T00:00:00.000
+                               (so !GetAtt StateTable.Arn is arn:P:dynamodb:R:ID:table/esm-guard-state)
+      AWS::SNS::Topic          Ref and TopicArn arn:P:sns:R:ID:NAME; TopicName NAME
+                               (so !Ref AlertTopic is arn:P:sns:R:ID:esm-guard-alerts)
+      AWS::KMS::Key            Ref and KeyId NAME; Arn arn:P:kms:R:ID:key/NAME
+                               (so !GetAtt AlertKey.Arn is arn:P:kms:R:ID:key/alert-key)
+      AWS::KMS::Alias          Ref alias/NAME
+      AWS::SQS::Queue          Ref and QueueUrl https://sqs.R.URLSUFFIX/ID/NAME; Arn arn:P:sqs:R:ID:NAME; QueueName NAME
+      AWS::Logs::LogGroup      Ref NAME; Arn arn:P:logs:R:ID:log-group:NAME:*
+      AWS::IAM::Role           Ref NAME; Arn arn:P:iam::ID:role/NAME; RoleId AROAESMGUARDFAKEROLEID
+      AWS::Serverless::Function, AWS::Lambda::Function
+                               Ref NAME; Arn arn:P:lambda:R:ID:function:NAME
+      AWS::S3::Bucket          Ref NAME; Arn arn:P:s3:::NAME
+      any other AWS::Svc::Kind Ref NAME; an attribute ending in "Arn": arn:P:svc:R:ID:kind/NAME
+                               (svc lower case, Kind in kebab case)
+  * Fn::Sub (string or [string, variables]; ${Res.Attr} is Fn::GetAtt, ${!x} stays ${x}),
+    Fn::Join.
+Anything else (another intrinsic function, another attribute, an unknown name, a Policies
+entry that is not an inline policy document) exits 1 with the reason on stderr; a bad MODE,
+account, region or partition exits 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -817,10 +857,216 @@ def check_write_conditions(r: Report, template: dict[str, Any]) -> None:
     )
 
 
-def main() -> int:
+# ---- --render-policy -----------------------------------------------------------------------------
+
+MODES = ("off", "plan", "apply")
+RENDER_DEFAULTS = {"account": "123456789012", "region": "us-east-1", "partition": "aws"}
+RENDER_PATTERNS = {"account": r"\d{12}", "region": r"[a-z]{2}(-[a-z]+)+-\d+", "partition": r"aws(-[a-z]+)*"}
+RENDER_DESCRIPTIONS = {
+    "account": "a 12-digit account id",
+    "region": "a region name like us-east-1",
+    "partition": "a partition like aws, aws-cn or aws-us-gov",
+}
+URL_SUFFIXES = {"aws-cn": "amazonaws.com.cn"}
+FAKE_STACK_NAME = "esm-guard"
+
+# Names of the template's resources in the rendered policy. The resources named here get the
+# name given; any other gets "esm-guard-" + its logical id in kebab case (FailedEventsQueue:
+# esm-guard-failed-events-queue).
+FAKE_NAMES = {"StateTable": "esm-guard-state", "AlertTopic": "esm-guard-alerts", "AlertKey": "alert-key"}
+
+# Per resource type: what Ref and each attribute of Fn::GetAtt render as. Placeholders: {p}
+# partition, {r} region, {a} account, {u} URL suffix, {n} the resource's fake name.
+# Any other type: Ref is {n}, and an attribute whose name ends in "Arn" is
+# arn:{p}:{service}:{r}:{a}:{type}/{n} (AWS::Service::SomeType: service "service", type
+# "some-type"); other attributes of other types cannot be rendered (exit 1).
+RESOURCE_RENDERING: dict[str, tuple[str, dict[str, str]]] = {
+    "AWS::DynamoDB::Table": ("{n}", {"Arn": "arn:{p}:dynamodb:{r}:{a}:table/{n}",
+                                     "StreamArn": "arn:{p}:dynamodb:{r}:{a}:table/{n}/stream/2000-01-01T00:00:00.000"}),
+    "AWS::SNS::Topic": ("arn:{p}:sns:{r}:{a}:{n}", {"TopicArn": "arn:{p}:sns:{r}:{a}:{n}", "TopicName": "{n}"}),
+    "AWS::KMS::Key": ("{n}", {"Arn": "arn:{p}:kms:{r}:{a}:key/{n}", "KeyId": "{n}"}),
+    "AWS::KMS::Alias": ("alias/{n}", {}),
+    "AWS::SQS::Queue": ("https://sqs.{r}.{u}/{a}/{n}", {"Arn": "arn:{p}:sqs:{r}:{a}:{n}", "QueueName": "{n}",
+                                                       "QueueUrl": "https://sqs.{r}.{u}/{a}/{n}"}),
+    "AWS::Logs::LogGroup": ("{n}", {"Arn": "arn:{p}:logs:{r}:{a}:log-group:{n}:*"}),
+    "AWS::IAM::Role": ("{n}", {"Arn": "arn:{p}:iam::{a}:role/{n}", "RoleId": "AROAESMGUARDFAKEROLEID"}),
+    "AWS::Serverless::Function": ("{n}", {"Arn": "arn:{p}:lambda:{r}:{a}:function:{n}"}),
+    "AWS::Lambda::Function": ("{n}", {"Arn": "arn:{p}:lambda:{r}:{a}:function:{n}"}),
+    "AWS::S3::Bucket": ("{n}", {"Arn": "arn:{p}:s3:::{n}"}),
+}
+
+
+class RenderError(Exception):
+    """Something in the policy that --render-policy cannot render."""
+
+
+def kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
+
+
+class Renderer:
+    """Renders Ref, Fn::GetAtt, Fn::Sub and Fn::Join of the template for one account/region/partition."""
+
+    def __init__(self, template: dict[str, Any], params: dict[str, Any], account: str, region: str, partition: str):
+        self.resources = template.get("Resources", {})
+        self.params = params
+        self.fields = {"p": partition, "r": region, "a": account, "u": URL_SUFFIXES.get(partition, "amazonaws.com")}
+        self.pseudo = {
+            "AWS::Partition": partition,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::URLSuffix": self.fields["u"],
+            "AWS::StackName": FAKE_STACK_NAME,
+        }
+
+    def _fill(self, pattern: str, logical_id: str) -> str:
+        return pattern.format(n=FAKE_NAMES.get(logical_id, f"esm-guard-{kebab(logical_id)}"), **self.fields)
+
+    def ref(self, name: Any) -> str:
+        if not isinstance(name, str):
+            raise RenderError(f"Ref of {name!r}")
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.params:
+            return str(self.params[name])
+        if name in self.resources:
+            rtype = self.resources[name].get("Type", "")
+            return self._fill(RESOURCE_RENDERING.get(rtype, ("{n}", {}))[0], name)
+        raise RenderError(f"Ref {name}: no such parameter, resource or supported pseudo parameter")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        if logical_id not in self.resources:
+            raise RenderError(f"Fn::GetAtt {logical_id}.{attribute}: no such resource")
+        rtype = self.resources[logical_id].get("Type", "")
+        if rtype in RESOURCE_RENDERING:
+            attributes = RESOURCE_RENDERING[rtype][1]
+            if attribute not in attributes:
+                raise RenderError(f"Fn::GetAtt {logical_id}.{attribute}: attribute not known for {rtype}")
+            return self._fill(attributes[attribute], logical_id)
+        if attribute.endswith("Arn"):
+            parts = rtype.split("::")
+            if len(parts) != 3:
+                raise RenderError(f"Fn::GetAtt {logical_id}.{attribute}: resource type {rtype!r}")
+            service, kind = parts[1].lower(), kebab(parts[2])
+            return self._fill(f"arn:{{p}}:{service}:{{r}}:{{a}}:{kind}/{{n}}", logical_id)
+        raise RenderError(f"Fn::GetAtt {logical_id}.{attribute}: cannot render attribute {attribute} of {rtype}")
+
+    def sub(self, arg: Any) -> str:
+        if isinstance(arg, str):
+            text, variables = arg, {}
+        elif isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], dict):
+            text, variables = arg[0], {k: self.render(v) for k, v in arg[1].items()}
+        else:
+            raise RenderError(f"Fn::Sub of {arg!r}")
+
+        def replace(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".", 1)[0] in self.resources:
+                return self.get_att(*name.split(".", 1))
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}]*)\}", replace, text)
+
+    def render(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            if len(node) == 1:
+                (key, arg), = node.items()
+                if key == "Ref":
+                    return self.ref(arg)
+                if key == "Fn::Sub":
+                    return self.sub(arg)
+                if key == "Fn::GetAtt":
+                    parts = arg.split(".", 1) if isinstance(arg, str) else arg
+                    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(x, str) for x in parts)):
+                        raise RenderError(f"Fn::GetAtt of {arg!r}")
+                    return self.get_att(parts[0], parts[1])
+                if key == "Fn::Join":
+                    if not (isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], list)):
+                        raise RenderError(f"Fn::Join of {arg!r}")
+                    return arg[0].join(str(self.render(x)) for x in arg[1])
+                if key.startswith("Fn::"):
+                    raise RenderError(f"{key} is not supported")
+            return {k: self.render(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.render(v) for v in node]
+        return node
+
+
+def render_policy(template: dict[str, Any], mode: str, account: str, region: str, partition: str) -> dict[str, Any]:
+    """GuardFunction's Policies statements for RemediationMode=mode (the other parameters at their
+    defaults), Fn::If resolved, every Ref/GetAtt/Sub rendered: {"Statement": [...]}."""
+    params = parameter_values(template, RemediationMode=mode)
+    params.update({"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": partition})
+    conditions = template.get("Conditions", {})
+    try:
+        truth = {name: eval_condition(expr, params, conditions) for name, expr in conditions.items()}
+    except (ValueError, KeyError) as e:
+        raise RenderError(f"the template's conditions do not evaluate: {e}")
+
+    def decide(name: str) -> bool:
+        if name not in truth:
+            raise RenderError(f"Fn::If on an unknown condition {name}")
+        if truth[name] is UNKNOWN:
+            raise RenderError(f"condition {name} is not decided by the parameters")
+        return bool(truth[name])
+
+    resolved = resolve_ifs(copy.deepcopy(function_policies(template)), decide)
+    renderer = Renderer(template, {k: v for k, v in params.items() if not k.startswith("AWS::")}, account, region, partition)
+    out = []
+    for policy in as_list(resolved):
+        if not isinstance(policy, dict) or "Statement" not in policy:
+            raise RenderError(f"{FUNCTION} Policies holds {policy!r}: only inline policy documents can be rendered")
+        out.extend(renderer.render(s) for s in as_list(policy["Statement"]))
+    return {"Statement": out}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Checks template.yaml against events/ and src/; with --render-policy, prints the function role's policy.",
+    )
+    parser.add_argument(
+        "--render-policy",
+        metavar="MODE",
+        help="print GuardFunction's Policies statements for RemediationMode=MODE (off, plan, apply) as one JSON "
+        "document and nothing else; no check runs",
+    )
+    parser.add_argument("--account", help=f"with --render-policy: the account id (default {RENDER_DEFAULTS['account']})")
+    parser.add_argument("--region", help=f"with --render-policy: the region (default {RENDER_DEFAULTS['region']})")
+    parser.add_argument("--partition", help=f"with --render-policy: the partition (default {RENDER_DEFAULTS['partition']})")
+    args = parser.parse_args(argv)
+    if args.render_policy is None:
+        given = [f"--{k}" for k in ("account", "region", "partition") if getattr(args, k) is not None]
+        if given:
+            parser.error(f"{', '.join(given)}: only with --render-policy")
+        return args
+    if args.render_policy not in MODES:
+        parser.error(f"--render-policy: MODE must be one of {', '.join(MODES)}, not {args.render_policy!r}")
+    for key, pattern in RENDER_PATTERNS.items():
+        value = getattr(args, key)
+        if value is None:
+            setattr(args, key, RENDER_DEFAULTS[key])
+        elif not re.fullmatch(pattern, value):
+            parser.error(f"--{key}: {value!r} is not {RENDER_DESCRIPTIONS[key]}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not TEMPLATE.exists():
         print(f"run from the repository root: no {TEMPLATE} here", file=sys.stderr)
         return 2
+    if args.render_policy is not None:
+        try:
+            document = render_policy(load_template(TEMPLATE), args.render_policy, args.account, args.region, args.partition)
+        except RenderError as e:
+            print(f"check_template.py: cannot render the policy: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(document, indent=2))
+        return 0
     r = Report()
     check_cfn_lint(r)
     try:

@@ -25,11 +25,32 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
         Every AWS request received (in arrival order, faulted ones included, control and
         /moto-api requests excluded) as
         ``{"service": "ec2", "action": "DescribeSubnets", "account": "123456789012",
-        "region": "us-east-1"}``.  service/region come from the SigV4 credential scope;
-        action from the ``Action`` parameter (query protocols), the ``X-Amz-Target`` suffix
-        (JSON protocols) or the REST route of the botocore model (e.g. Lambda
+        "region": "us-east-1", "params": {}}``.  service/region come from the SigV4 credential
+        scope; action from the ``Action`` parameter (query protocols), the ``X-Amz-Target``
+        suffix (JSON protocols) or the REST route of the botocore model (e.g. Lambda
         ``ListEventSourceMappings``, Kafka ``ListClustersV2``); unmapped ones log as
         ``"METHOD /path"``.
+        ``params`` (always present, ``{}`` when nothing applies) holds what an IAM
+        authorization check needs, each key only when the request carries it:
+
+        * EC2 (form body and query string): ``GroupId``, ``VpcId``, ``ServiceName``,
+          ``VpcEndpointType``, ``PrefixListId`` (strings); ``SubnetIds``,
+          ``SecurityGroupIds``, ``VpcEndpointIds`` (lists, from ``SubnetId.N``,
+          ``SecurityGroupId.N``, ``VpcEndpointId.N``, in N order); ``TagSpecifications``:
+          ``[{"ResourceType": "vpc-endpoint", "Tags": {"key": "value"}}]`` from
+          ``TagSpecification.N.ResourceType`` / ``.Tag.M.Key`` / ``.Tag.M.Value`` (in N
+          order; ``ResourceType`` left out when absent, a tag without Value is ``""``); for
+          AuthorizeSecurityGroupIngress/Egress only, ``ReferencedGroupIds``: the
+          ``IpPermissions.N.Groups.M.GroupId`` values in (N, M) order, each once.
+        * Lambda (path only, percent-decoded): ``FunctionName`` (e.g.
+          GetFunctionConfiguration), ``UUID`` (Get/Update/DeleteEventSourceMapping),
+          ``Resource`` (ListTags).
+        * Kafka (path only, percent-decoded): ``ClusterArn`` (DescribeClusterV2,
+          GetBootstrapBrokers, ...), ``Arn`` (Describe/DeleteVpcConnection).
+        * DynamoDB: ``TableName`` (body).  SNS: ``TopicArn``.
+        * Scheduler: ``Name`` (path), ``GroupName`` (body, or the ``groupName`` /
+          ``ScheduleGroup`` query parameter).
+        * Anything else: ``{}``.
     DELETE /_esm_guard/requests[?account=ACCOUNT]
         Clears the log of that account (all accounts without the parameter).
     POST   /_esm_guard/faults
@@ -62,6 +83,12 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
     POST   /_esm_guard/kafka/cluster
         Body ``{"ClusterArn": "...", "State": "ACTIVE|CREATING|FAILED|..."}`` sets an MSK
         cluster's state (clusters are ACTIVE right after creation here).
+    POST   /_esm_guard/kafka/vpc-connection
+        Body ``{"Arn": "...", "State": "AVAILABLE|CREATING|FAILED|INACTIVE|DEACTIVATING|
+        DELETING|REJECTED|REJECTING"}`` (exactly these two fields; State one of the model's
+        VpcConnectionState values) sets what DescribeVpcConnection/ListVpcConnections report
+        for an MSK VPC connection (AVAILABLE right after creation here).  Returns
+        ``{"Arn": ..., "State": ...}``; 404 for an unknown ARN.
     POST   /_esm_guard/iam/role
         Body ``{"Account": "…", "RoleName": "…"}``: makes (or finds) a Lambda execution role,
         which CreateFunction requires; returns ``{"Arn": …}``.
@@ -70,8 +97,9 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
         state (routes to a NAT gateway that is not pending/available report ``blackhole``).
 
 What is patched in moto 5.2.5 (see ``apply_patches``)
-    * Lambda: CreateEventSourceMapping for Kafka (MSK cluster ARN known to the kafka
-      backend of the same account/region, or SelfManagedEventSource); every Kafka field
+    * Lambda: CreateEventSourceMapping for Kafka (MSK cluster ARN or MSK VPC connection
+      ARN known to the kafka backend of the same account/region, or
+      SelfManagedEventSource); every Kafka field
       round-trips; ListEventSourceMappings paginates (Marker/NextMarker, MaxItems, at most
       100 a page) and filters FunctionName by name/ARN/partial ARN; Update/Delete of an
       unknown UUID answer ResourceNotFoundException; function VpcConfig.VpcId is the
@@ -83,6 +111,34 @@ What is patched in moto 5.2.5 (see ``apply_patches``)
       answer NotFoundException (moto: HTTP 500); GetBootstrapBrokers (moto: missing) returns
       AWS-shaped broker strings on the ports the cluster's auth/encryption imply
       (9092 plaintext, 9094 TLS, 9096 SASL/SCRAM, 9098 IAM).
+    * Kafka VPC connections (multi-VPC private connectivity; moto: none), in the JSON of
+      botocore's kafka model (lowerCamel names):
+
+      - CreateVpcConnection ``POST /v1/vpc-connection`` body ``{"targetClusterArn",
+        "authentication", "vpcId", "clientSubnets": [...], "securityGroups": [...],
+        "tags"?: {}}`` answers ``{"vpcConnectionArn", "state": "CREATING", "authentication",
+        "vpcId", "clientSubnets", "securityGroups", "creationTime", "tags"}``.  The ARN is
+        ``arn:PARTITION:kafka:REGION:ACCOUNT:vpc-connection/OWNER/CLUSTER_NAME/UUID``
+        (ACCOUNT the caller's; OWNER and CLUSTER_NAME from targetClusterArn).
+        BadRequestException (400) unless: every field but tags is given; targetClusterArn
+        is a cluster ARN of this region that exists in its owner's account (any account);
+        authentication is SASL_IAM, SASL_SCRAM or TLS; the VPC, subnets and security groups
+        exist in the caller's account and region and the subnets and groups are in that
+        VPC.  Not checked: the cluster's multi-VPC settings, its cluster policy, the
+        subnets' zones.
+      - DescribeVpcConnection ``GET /v1/vpc-connection/{arn}`` (ARN percent-encoded)
+        answers ``{"vpcConnectionArn", "targetClusterArn", "state", "authentication",
+        "vpcId", "subnets", "securityGroups", "creationTime", "tags"}``; the state is
+        AVAILABLE from creation on (see the control endpoint).  An ARN not of this
+        account/region answers NotFoundException (404).
+      - ListVpcConnections ``GET /v1/vpc-connections[?maxResults=1..100&nextToken=...]``
+        answers ``{"vpcConnections": [{"vpcConnectionArn", "targetClusterArn", "state",
+        "authentication", "vpcId", "creationTime"}], "nextToken"?}``: the caller's
+        connections (account/region) in creation order, 100 a page by default.
+      - DeleteVpcConnection ``DELETE /v1/vpc-connection/{arn}`` answers
+        ``{"vpcConnectionArn", "state": "DELETING"}`` and removes the connection at once
+        (Describe/Delete then answer NotFoundException).
+      - The tags work with Kafka's ListTagsForResource/TagResource/UntagResource.
     * EC2: MaxResults/NextToken on DescribeSubnets, DescribeRouteTables,
       DescribeInternetGateways, DescribeNatGateways, DescribeVpcEndpoints,
       DescribeSecurityGroups, DescribeNetworkAcls, DescribeVpcs (moto ignores them);
@@ -313,8 +369,16 @@ def _patch_lambda() -> None:
             raise InvalidParameterValueException("Missing FunctionName")
         func = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
         if is_msk:
-            cluster = kafka_backends[self.account_id][self.region_name].clusters.get(arn)
-            if cluster is None:
+            kafka = kafka_backends[self.account_id][self.region_name]
+            resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+            if resource.startswith("vpc-connection/"):
+                # Multi-VPC private connectivity: a VPC connection of this account to a cluster.
+                if arn not in kafka.vpc_connections:
+                    raise InvalidParameterValueException(
+                        f"Amazon MSK VPC connection {arn} does not exist in account {self.account_id}, "
+                        f"region {self.region_name}"
+                    )
+            elif kafka.clusters.get(arn) is None:
                 raise InvalidParameterValueException(
                     f"Amazon MSK cluster {arn} does not exist in account {self.account_id}, "
                     f"region {self.region_name}"
@@ -642,6 +706,218 @@ def _patch_kafka() -> None:
 
     Response.get_bootstrap_brokers = get_bootstrap_brokers
 
+    _patch_kafka_vpc_connections(NotFound, BadRequest)
+
+
+VPC_CONNECTION_STATES = ("CREATING", "AVAILABLE", "INACTIVE", "DEACTIVATING", "DELETING", "FAILED", "REJECTED", "REJECTING")
+VPC_CONNECTION_AUTHENTICATIONS = ("SASL_IAM", "SASL_SCRAM", "TLS")
+CLUSTER_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):kafka:(?P<region>[\w-]+):(?P<account>\d{12}):cluster/(?P<name>[^/]+)/(?P<uuid>[^/]+)$"
+)
+
+
+class VpcConnection:
+    """An Amazon MSK VPC connection (multi-VPC private connectivity), on the client's side."""
+
+    def __init__(self, arn: str, target_cluster_arn: str, authentication: str, vpc_id: str,
+                 subnets: list[str], security_groups: list[str]):
+        self.arn = arn
+        self.target_cluster_arn = target_cluster_arn
+        self.authentication = authentication
+        self.vpc_id = vpc_id
+        self.subnets = subnets
+        self.security_groups = security_groups
+        self.state = "AVAILABLE"
+        self.creation_time = rfc3339_utc()
+
+    def summary(self) -> dict[str, Any]:
+        """The ListVpcConnections item (VpcConnection)."""
+        return {
+            "vpcConnectionArn": self.arn,
+            "targetClusterArn": self.target_cluster_arn,
+            "state": self.state,
+            "authentication": self.authentication,
+            "vpcId": self.vpc_id,
+            "creationTime": self.creation_time,
+        }
+
+
+def _patch_kafka_vpc_connections(NotFound: Any, BadRequest: Any) -> None:
+    """CreateVpcConnection, DescribeVpcConnection, ListVpcConnections, DeleteVpcConnection
+    (moto 5.2.5 has none of them): routes, backend state and handlers."""
+    import uuid
+
+    from moto.kafka import models as km
+    from moto.kafka import responses as kr
+    from moto.kafka import urls as ku
+
+    ku.url_paths.update({
+        "{0}/v1/vpc-connection$": kr.KafkaResponse.dispatch,
+        "{0}/v1/vpc-connection/(?P<arn>.+)$": kr.KafkaResponse.dispatch,
+        "{0}/v1/vpc-connections$": kr.KafkaResponse.dispatch,
+    })
+
+    Backend = km.KafkaBackend
+
+    def vpc_connections(self: Any) -> dict[str, VpcConnection]:
+        # Kept in the backend's __dict__, so /moto-api/reset (which empties it) drops them too.
+        return self.__dict__.setdefault("_esm_guard_vpc_connections", {})
+
+    Backend.vpc_connections = property(vpc_connections)
+
+    def string_list(body: dict[str, Any], key: str) -> list[str]:
+        value = body.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise BadRequest(f"{key} must be a non-empty list of strings")
+        return list(value)
+
+    def create_vpc_connection(self: Any, body: dict[str, Any]) -> VpcConnection:
+        for key in ("targetClusterArn", "authentication", "vpcId"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise BadRequest(f"{key} is required")
+        target = body["targetClusterArn"]
+        m = CLUSTER_ARN_RE.match(target)
+        if m is None:
+            raise BadRequest(f"targetClusterArn is not an MSK cluster ARN: {target}")
+        if m.group("region") != self.region_name:
+            raise BadRequest(f"The cluster {target} is not in this region ({self.region_name})")
+        owner = m.group("account")
+        if km.kafka_backends[owner][self.region_name].clusters.get(target) is None:
+            raise BadRequest(f"The specified cluster was not found: {target}")
+        authentication = body["authentication"]
+        if authentication not in VPC_CONNECTION_AUTHENTICATIONS:
+            raise BadRequest(f"authentication must be one of {', '.join(VPC_CONNECTION_AUTHENTICATIONS)}, not {authentication}")
+        subnets = string_list(body, "clientSubnets")
+        groups = string_list(body, "securityGroups")
+        tags = body.get("tags") or {}
+        if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise BadRequest("tags must map strings to strings")
+        from moto.ec2.models import ec2_backends
+
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        vpc_id = body["vpcId"]
+        if vpc_id not in ec2.vpcs:
+            raise BadRequest(f"The VPC {vpc_id} does not exist in account {self.account_id}, region {self.region_name}")
+        for subnet_id in subnets:
+            try:
+                subnet = ec2.get_subnet(subnet_id)
+            except Exception:
+                raise BadRequest(f"The subnet {subnet_id} does not exist")
+            if subnet.vpc_id != vpc_id:
+                raise BadRequest(f"The subnet {subnet_id} is not in the VPC {vpc_id}")
+        for group_id in groups:
+            group = ec2.get_security_group_from_id(group_id)
+            if group is None:
+                raise BadRequest(f"The security group {group_id} does not exist")
+            if group.vpc_id != vpc_id:
+                raise BadRequest(f"The security group {group_id} is not in the VPC {vpc_id}")
+        arn = (
+            f"arn:{m.group('partition')}:kafka:{self.region_name}:{self.account_id}:"
+            f"vpc-connection/{owner}/{m.group('name')}/{uuid.uuid4()}"
+        )
+        connection = VpcConnection(arn, target, authentication, vpc_id, subnets, groups)
+        self.vpc_connections[arn] = connection
+        if tags:
+            self.tag_resource(arn, tags)
+        return connection
+
+    def get_vpc_connection(self: Any, arn: str) -> VpcConnection:
+        connection = self.vpc_connections.get(arn)
+        if connection is None:
+            raise NotFound(f"The specified VPC connection was not found: {arn}")
+        return connection
+
+    def delete_vpc_connection(self: Any, arn: str) -> VpcConnection:
+        connection = self.get_vpc_connection(arn)
+        del self.vpc_connections[arn]
+        self.tagger.delete_all_tags_for_resource(arn)
+        connection.state = "DELETING"
+        return connection
+
+    Backend.create_vpc_connection = create_vpc_connection
+    Backend.get_vpc_connection = get_vpc_connection
+    Backend.delete_vpc_connection = delete_vpc_connection
+
+    Response = kr.KafkaResponse
+
+    def json_reply(body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def path_arn(self: Any) -> str:
+        return unquote(self.parsed_url.path).split("/v1/vpc-connection/", 1)[-1]
+
+    def create_vpc_connection_response(self: Any) -> Any:
+        try:
+            body = json.loads(self.body or "{}")
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON")
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object")
+        c = self.kafka_backend.create_vpc_connection(body)
+        # AWS answers CREATING; Describe then reports the connection AVAILABLE right away here.
+        return json_reply({
+            "vpcConnectionArn": c.arn,
+            "state": "CREATING",
+            "authentication": c.authentication,
+            "vpcId": c.vpc_id,
+            "clientSubnets": c.subnets,
+            "securityGroups": c.security_groups,
+            "creationTime": c.creation_time,
+            "tags": self.kafka_backend.list_tags_for_resource(c.arn),
+        })
+
+    def describe_vpc_connection_response(self: Any) -> Any:
+        c = self.kafka_backend.get_vpc_connection(path_arn(self))
+        return json_reply({
+            "vpcConnectionArn": c.arn,
+            "targetClusterArn": c.target_cluster_arn,
+            "state": c.state,
+            "authentication": c.authentication,
+            "vpcId": c.vpc_id,
+            "subnets": c.subnets,
+            "securityGroups": c.security_groups,
+            "creationTime": c.creation_time,
+            "tags": self.kafka_backend.list_tags_for_resource(c.arn),
+        })
+
+    def list_vpc_connections_response(self: Any) -> Any:
+        raw_max = self.querystring.get("maxResults", [None])[0]
+        token = self.querystring.get("nextToken", [None])[0]
+        try:
+            max_results = int(raw_max) if raw_max else 100
+        except ValueError:
+            raise BadRequest(f"maxResults must be a number, not {raw_max}")
+        if not 1 <= max_results <= 100:
+            raise BadRequest("maxResults must be between 1 and 100")
+        start = decode_token("vpcc", token)
+        if start is None:
+            raise BadRequest(f"Invalid nextToken: {token}")
+        connections = list(self.kafka_backend.vpc_connections.values())
+        result: dict[str, Any] = {"vpcConnections": [c.summary() for c in connections[start : start + max_results]]}
+        if start + max_results < len(connections):
+            result["nextToken"] = encode_token("vpcc", start + max_results)
+        return json_reply(result)
+
+    def delete_vpc_connection_response(self: Any) -> Any:
+        c = self.kafka_backend.delete_vpc_connection(path_arn(self))
+        return json_reply({"vpcConnectionArn": c.arn, "state": c.state})
+
+    Response.create_vpc_connection = create_vpc_connection_response
+    Response.describe_vpc_connection = describe_vpc_connection_response
+    Response.list_vpc_connections = list_vpc_connections_response
+    Response.delete_vpc_connection = delete_vpc_connection_response
+
+
+def find_kafka_vpc_connection(arn: str) -> Any:
+    from moto.kafka.models import kafka_backends
+
+    for _, regions in list(kafka_backends.items()):
+        for _, backend in list(regions.items()):
+            connection = getattr(backend, "vpc_connections", {}).get(arn)
+            if connection is not None:
+                return connection
+    return None
+
 
 def find_kafka_cluster(arn: str) -> Any:
     from moto.kafka.models import kafka_backends
@@ -893,15 +1169,28 @@ def apply_patches() -> None:
 BOTOCORE_NAMES = {"events": "events", "lambda": "lambda", "kafka": "kafka", "execute-api": "apigateway"}
 
 
+class RestRoute:
+    """One REST operation of a botocore model: its route and where its input members travel."""
+
+    def __init__(self, method: str, regex: re.Pattern[str], query_keys: list[str], name: str,
+                 labels: list[str], members: dict[str, dict[str, str]]):
+        self.method = method
+        self.regex = regex
+        self.query_keys = query_keys  # literal query keys of the requestUri ("?versions")
+        self.name = name
+        self.labels = labels  # member name of each path group, in order
+        self.members = members  # location ("uri", "querystring", "body") -> wire name -> member name
+
+
 class RestRouter:
     """Maps METHOD + raw path to an operation name using botocore's service models."""
 
     def __init__(self) -> None:
-        self._routes: dict[str, list[tuple[str, re.Pattern[str], list[str], str]]] = {}
+        self._routes: dict[str, list[RestRoute]] = {}
         self._lock = threading.Lock()
         self._session: Any = None
 
-    def _build(self, service: str) -> list[tuple[str, re.Pattern[str], list[str], str]]:
+    def _build(self, service: str) -> list[RestRoute]:
         import botocore.session
 
         if self._session is None:
@@ -912,31 +1201,50 @@ class RestRouter:
             return []
         routes = []
         for name in model.operation_names:
-            http = model.operation_model(name).http
+            operation = model.operation_model(name)
+            http = operation.http
+            members: dict[str, dict[str, str]] = {"uri": {}, "querystring": {}, "body": {}}
+            if operation.input_shape is not None:
+                for member, shape in operation.input_shape.members.items():
+                    location = shape.serialization.get("location") or "body"
+                    if location in members:
+                        members[location][shape.serialization.get("name") or member] = member
             uri = http.get("requestUri", "/")
             path, _, query = uri.partition("?")
             pattern = ""
             literal = 0
+            labels = []
             for part in re.split(r"(\{[^}]+\})", path.rstrip("/")):
                 if part.startswith("{") and part.endswith("}"):
                     pattern += "(.+)" if part.endswith("+}") else "([^/]+)"
+                    label = part[1:-1].rstrip("+")
+                    labels.append(members["uri"].get(label, label))
                 else:
                     pattern += re.escape(part)
                     literal += len(part)
             keys = [q.split("=")[0] for q in query.split("&") if q]
-            routes.append((http.get("method", "POST"), re.compile(f"^{pattern}/?$"), keys, name, literal))
-        routes.sort(key=lambda r: (-r[4], -len(r[2])))
-        return [(m, rx, keys, name) for m, rx, keys, name, _ in routes]
+            route = RestRoute(http.get("method", "POST"), re.compile(f"^{pattern}/?$"), keys, name, labels, members)
+            routes.append((literal, route))
+        routes.sort(key=lambda r: (-r[0], -len(r[1].query_keys)))
+        return [route for _, route in routes]
 
-    def operation(self, service: str, method: str, raw_path: str, query: dict[str, Any]) -> str | None:
+    def match(self, service: str, method: str, raw_path: str, query: dict[str, Any]) -> tuple[RestRoute, dict[str, str]] | None:
+        """The route of the request and its path parameters (member name -> percent-decoded value)."""
         with self._lock:
             routes = self._routes.get(service)
             if routes is None:
                 routes = self._routes[service] = self._build(service)
-        for route_method, regex, keys, name in routes:
-            if route_method == method and regex.match(raw_path) and all(k in query for k in keys):
-                return name
+        for route in routes:
+            if route.method != method or not all(k in query for k in route.query_keys):
+                continue
+            m = route.regex.match(raw_path)
+            if m:
+                return route, {label: unquote(value) for label, value in zip(route.labels, m.groups())}
         return None
+
+    def operation(self, service: str, method: str, raw_path: str, query: dict[str, Any]) -> str | None:
+        found = self.match(service, method, raw_path, query)
+        return found[0].name if found else None
 
 
 REST_ROUTER = RestRouter()
@@ -962,8 +1270,80 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+# What the request log keeps of a request's parameters: what an IAM authorization check needs.
+EC2_SCALAR_PARAMS = ("GroupId", "VpcId", "ServiceName", "VpcEndpointType", "PrefixListId")
+EC2_LIST_PARAMS = {"SubnetId": "SubnetIds", "SecurityGroupId": "SecurityGroupIds", "VpcEndpointId": "VpcEndpointIds"}
+EC2_REFERENCING_ACTIONS = ("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress")
+QUERY_PARAMS = {"sns": ("TopicArn",)}  # query protocol services other than EC2
+JSON_PARAMS = {"dynamodb": ("TableName",)}  # awsJson services: top-level body members
+# REST services: member names, and where they may come from.
+REST_PARAMS = {
+    "lambda": (("FunctionName", "UUID", "Resource"), ("uri",)),
+    "kafka": (("ClusterArn", "Arn"), ("uri",)),
+    "scheduler": (("Name", "GroupName"), ("uri", "querystring", "body")),
+}
+_INDEXED = re.compile(r"^(?P<name>[A-Za-z]+)\.(?P<n>\d+)$")
+_TAG_SPEC = re.compile(r"^TagSpecification\.(?P<n>\d+)\.(?:(?P<type>ResourceType)|Tag\.(?P<m>\d+)\.(?P<part>Key|Value))$")
+_REFERENCED_GROUP = re.compile(r"^IpPermissions\.(?P<n>\d+)\.Groups\.(?P<m>\d+)\.GroupId$")
+
+
+def ec2_params(action: str, form: dict[str, str]) -> dict[str, Any]:
+    """The IAM-relevant parameters of an EC2 query request (flattened ``Name.N`` form)."""
+    params: dict[str, Any] = {k: form[k] for k in EC2_SCALAR_PARAMS if k in form}
+    lists: dict[str, list[tuple[int, str]]] = {}
+    specs: dict[int, dict[str, Any]] = {}
+    referenced: list[tuple[int, int, str]] = []
+    for key, value in form.items():
+        m = _INDEXED.match(key)
+        if m and m.group("name") in EC2_LIST_PARAMS:
+            lists.setdefault(EC2_LIST_PARAMS[m.group("name")], []).append((int(m.group("n")), value))
+            continue
+        m = _TAG_SPEC.match(key)
+        if m:
+            spec = specs.setdefault(int(m.group("n")), {"tags": {}})
+            if m.group("type"):
+                spec["type"] = value
+            else:
+                spec["tags"].setdefault(int(m.group("m")), {})[m.group("part")] = value
+            continue
+        m = _REFERENCED_GROUP.match(key)
+        if m and action in EC2_REFERENCING_ACTIONS:
+            referenced.append((int(m.group("n")), int(m.group("m")), value))
+    for name, items in sorted(lists.items()):
+        params[name] = [v for _, v in sorted(items)]
+    if specs:
+        rendered = []
+        for _, spec in sorted(specs.items()):
+            entry: dict[str, Any] = {}
+            if "type" in spec:
+                entry["ResourceType"] = spec["type"]
+            entry["Tags"] = {
+                tag["Key"]: tag.get("Value", "") for _, tag in sorted(spec["tags"].items()) if "Key" in tag
+            }
+            rendered.append(entry)
+        params["TagSpecifications"] = rendered
+    if referenced:
+        groups: list[str] = []
+        for _, _, group in sorted(referenced):
+            if group not in groups:
+                groups.append(group)
+        params["ReferencedGroupIds"] = groups
+    return params
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    body = _read_body(environ)
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
-    """service, action, account, region (+ protocol) of a SigV4-signed AWS request, else None."""
+    """service, action, account, region, params (+ protocol) of a SigV4-signed AWS request, else None."""
     query_string = environ.get("QUERY_STRING", "")
     query = parse_qs(query_string, keep_blank_values=True)
     auth = environ.get("HTTP_AUTHORIZATION", "") or ""
@@ -980,16 +1360,18 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
     content_type = environ.get("CONTENT_TYPE", "") or ""
     action = None
     protocol = "rest-json"
+    params: dict[str, Any] = {}
+    form: dict[str, str] = {}
+    rest: tuple[RestRoute, dict[str, str]] | None = None
     if target:
         action = target.rsplit(".", 1)[-1]
         protocol = "json"
     else:
-        if "Action" in query:
-            action = query["Action"][0]
-        elif content_type.startswith("application/x-www-form-urlencoded"):
-            form = parse_qs(_read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
-            if "Action" in form:
-                action = form["Action"][0]
+        form = {k: v[0] for k, v in query.items()}
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            body = parse_qs(_read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
+            form.update({k: v[0] for k, v in body.items()})
+        action = form.get("Action")
         if action:
             protocol = "ec2" if service == "ec2" else "query"
         else:
@@ -999,10 +1381,53 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
             raw_path = raw_uri.split("?", 1)[0] or "/"
             if raw_path.startswith(("http://", "https://")):
                 raw_path = "/" + raw_path.split("/", 3)[-1]
-            action = REST_ROUTER.operation(service, method, raw_path, query)
-            if action is None:
-                action = f"{method} {unquote(environ.get('PATH_INFO', raw_path))}"
-    return {"service": service, "action": action, "account": account, "region": region, "protocol": protocol}
+            rest = REST_ROUTER.match(service, method, raw_path, query)
+            action = rest[0].name if rest else f"{method} {unquote(environ.get('PATH_INFO', raw_path))}"
+    try:
+        params = request_params(environ, service, protocol, action, form, query, rest)
+    except Exception:
+        log.exception("reading the parameters of %s %s", service, action)
+    return {"service": service, "action": action, "account": account, "region": region, "protocol": protocol,
+            "params": params}
+
+
+def request_params(
+    environ: dict[str, Any],
+    service: str,
+    protocol: str,
+    action: str,
+    form: dict[str, str],
+    query: dict[str, list[str]],
+    rest: tuple[RestRoute, dict[str, str]] | None,
+) -> dict[str, Any]:
+    """The request log's ``params``: what an IAM authorization check needs (see the docstring)."""
+    if protocol == "ec2":
+        return ec2_params(action, form)
+    if protocol == "query":
+        return {k: form[k] for k in QUERY_PARAMS.get(service, ()) if k in form}
+    if protocol == "json":
+        wanted = JSON_PARAMS.get(service)
+        if not wanted:
+            return {}
+        body = _json_body(environ)
+        return {k: body[k] for k in wanted if isinstance(body.get(k), str)}
+    if rest is None or service not in REST_PARAMS:
+        return {}
+    route, path_params = rest
+    wanted, locations = REST_PARAMS[service]
+    params: dict[str, Any] = {}
+    if "body" in locations and route.members["body"]:
+        body = _json_body(environ)
+        for wire, member in route.members["body"].items():
+            if member in wanted and isinstance(body.get(wire), str):
+                params[member] = body[wire]
+    if "querystring" in locations:
+        for wire, member in route.members["querystring"].items():
+            if member in wanted and wire in query:
+                params[member] = query[wire][0]
+    if "uri" in locations:
+        params.update({k: v for k, v in path_params.items() if k in wanted})
+    return {k: params[k] for k in wanted if k in params}
 
 
 # --------------------------------------------------------------------------- faults
@@ -1018,11 +1443,12 @@ class State:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.requests: list[dict[str, str]] = []
+        self.requests: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
 
     def record(self, request: dict[str, Any]) -> None:
         entry = {k: request[k] for k in ("service", "action", "account", "region")}
+        entry["params"] = request.get("params") or {}
         with self.lock:
             self.requests.append(entry)
 
@@ -1205,6 +1631,18 @@ class EsmGuardApp:
                 return 404, {"error": f"no MSK cluster {payload['ClusterArn']}"}
             cluster.state = str(payload["State"])
             return 200, {"ClusterArn": cluster.arn, "State": cluster.state}
+        if path == "/_esm_guard/kafka/vpc-connection" and method == "POST":
+            if not isinstance(payload, dict) or not payload.get("Arn") or not payload.get("State"):
+                raise ValueError("body must be {\"Arn\": ..., \"State\": ...}")
+            if set(payload) - {"Arn", "State"}:
+                raise ValueError(f"unknown fields: {sorted(set(payload) - {'Arn', 'State'})}")
+            if payload["State"] not in VPC_CONNECTION_STATES:
+                raise ValueError(f"State must be one of {', '.join(VPC_CONNECTION_STATES)}")
+            connection = find_kafka_vpc_connection(str(payload["Arn"]))
+            if connection is None:
+                return 404, {"error": f"no MSK VPC connection {payload['Arn']}"}
+            connection.state = payload["State"]
+            return 200, {"Arn": connection.arn, "State": connection.state}
         m = re.match(r"^/_esm_guard/ec2/nat-gateway/(nat-[\w]+)$", path)
         if m and method == "POST":
             if not isinstance(payload, dict) or not payload.get("State"):

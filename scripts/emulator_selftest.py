@@ -393,22 +393,181 @@ def request_log_counts_per_account(ctx: Ctx) -> None:
     ctx.client("sts", a).get_caller_identity()
     ctx.client("dynamodb", a).list_tables()
     ctx.client("sns", a).list_topics()
-    row = lambda svc, action: {"service": svc, "action": action, "account": a, "region": REGION}  # noqa: E731
+    row = lambda svc, action, **params: {"service": svc, "action": action, "account": a, "region": REGION, "params": params}  # noqa: E731
     assert ctx.requests(a) == [
         row("ec2", "DescribeSubnets"),
         row("ec2", "DescribeSubnets"),
         row("lambda", "ListEventSourceMappings"),
         row("kafka", "ListClustersV2"),
-        row("kafka", "DescribeClusterV2"),
+        row("kafka", "DescribeClusterV2", ClusterArn=f"arn:aws:kafka:{REGION}:{a}:cluster/x/abc-1"),
         row("sts", "GetCallerIdentity"),
         row("dynamodb", "ListTables"),
         row("sns", "ListTopics"),
     ], ctx.requests(a)
-    assert ctx.requests(b) == [{"service": "ec2", "action": "DescribeVpcs", "account": b, "region": REGION}]
+    assert ctx.requests(b) == [{"service": "ec2", "action": "DescribeVpcs", "account": b, "region": REGION, "params": {}}]
     # the account is the 12-digit access key id, for the resources too
     assert ctx.client("sts", a).get_caller_identity()["Account"] == a
     assert ec2a.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["OwnerId"] == a
     assert ec2b.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []
+
+
+@check
+def request_log_params(ctx: Ctx) -> None:
+    account = "100000000011"
+    vpc, subnets, sg = network(ctx, account)
+    ec2 = ctx.client("ec2", account)
+    peer = ec2.create_security_group(GroupName="lambda", Description="lambda", VpcId=vpc)["GroupId"]
+    other = ec2.create_security_group(GroupName="other", Description="other", VpcId=vpc)["GroupId"]
+    ctx.control("DELETE", f"/_esm_guard/requests?account={account}")
+    managed = [{"Key": "esm-guard:managed", "Value": "true"}, {"Key": "esm-guard:reason", "Value": "msk-9098"}]
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 9098, "ToPort": 9098, "UserIdGroupPairs": [{"GroupId": peer}, {"GroupId": other}]},
+            {"IpProtocol": "tcp", "FromPort": 9096, "ToPort": 9096, "UserIdGroupPairs": [{"GroupId": peer}]},
+        ],
+        TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": managed}],
+    )
+    ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.{REGION}.lambda",
+        VpcEndpointType="Interface",
+        SubnetIds=subnets,
+        SecurityGroupIds=[sg],
+        TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": managed + [{"Key": "esm-guard:esm-uuid", "Value": "u-1"}]}],
+    )
+    ddb = ctx.client("dynamodb", account)
+    ddb.create_table(TableName="esm-guard-state", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.get_item(TableName="esm-guard-state", Key={"pk": {"S": "a"}})
+    sns = ctx.client("sns", account)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.publish(TopicArn=topic, Message="x")
+    lam = ctx.client("lambda", account)
+    fn_arn = f"arn:aws:lambda:{REGION}:{account}:function:nope"
+    uuid = "6c1f0f3e-0d4a-4c55-9a55-3c0d7f3f6a11"
+    error_code(lambda: lam.get_function_configuration(FunctionName=fn_arn))
+    error_code(lambda: lam.get_event_source_mapping(UUID=uuid))
+    error_code(lambda: lam.list_tags(Resource=fn_arn))
+    cluster = f"arn:aws:kafka:{REGION}:{account}:cluster/x/abc-1"
+    error_code(lambda: ctx.client("kafka", account).describe_cluster_v2(ClusterArn=cluster))
+    params = {(r["service"], r["action"]): r["params"] for r in ctx.requests(account)}
+    assert params[("ec2", "AuthorizeSecurityGroupIngress")] == {
+        "GroupId": sg,
+        "ReferencedGroupIds": [peer, other],
+        "TagSpecifications": [{"ResourceType": "security-group-rule", "Tags": {"esm-guard:managed": "true", "esm-guard:reason": "msk-9098"}}],
+    }, params[("ec2", "AuthorizeSecurityGroupIngress")]
+    assert params[("ec2", "CreateVpcEndpoint")] == {
+        "VpcId": vpc,
+        "ServiceName": f"com.amazonaws.{REGION}.lambda",
+        "VpcEndpointType": "Interface",
+        "SubnetIds": subnets,
+        "SecurityGroupIds": [sg],
+        "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": {
+            "esm-guard:managed": "true", "esm-guard:reason": "msk-9098", "esm-guard:esm-uuid": "u-1"}}],
+    }, params[("ec2", "CreateVpcEndpoint")]
+    assert params[("dynamodb", "GetItem")] == {"TableName": "esm-guard-state"}, params[("dynamodb", "GetItem")]
+    assert params[("sns", "Publish")] == {"TopicArn": topic}
+    assert params[("sns", "CreateTopic")] == {}
+    assert params[("lambda", "GetFunctionConfiguration")] == {"FunctionName": fn_arn}  # percent-decoded
+    assert params[("lambda", "GetEventSourceMapping")] == {"UUID": uuid}
+    assert params[("lambda", "ListTags")] == {"Resource": fn_arn}
+    assert params[("kafka", "DescribeClusterV2")] == {"ClusterArn": cluster}
+
+
+@check
+def msk_vpc_connection_round_trip(ctx: Ctx) -> None:
+    from urllib.parse import quote
+
+    owner, account = "100000000012", "100000000013"
+    _, owner_subnets, owner_sg = network(ctx, owner)
+    cluster = msk_cluster(ctx, owner, owner_subnets, owner_sg, name="shared")
+    vpc, subnets, sg = network(ctx, account)
+    kafka = ctx.client("kafka", account)
+    created = kafka.create_vpc_connection(
+        TargetClusterArn=cluster, Authentication="SASL_IAM", VpcId=vpc, ClientSubnets=subnets,
+        SecurityGroups=[sg], Tags={"team": "orders"},
+    )
+    arn = created["VpcConnectionArn"]
+    name_uuid = cluster.split("/")[1]
+    assert re.match(rf"^arn:aws:kafka:{REGION}:{account}:vpc-connection/{owner}/{name_uuid}/[0-9a-f-]{{36}}$", arn), arn
+    assert created["State"] == "CREATING" and created["Authentication"] == "SASL_IAM" and created["VpcId"] == vpc
+    assert created["ClientSubnets"] == subnets and created["SecurityGroups"] == [sg] and created["Tags"] == {"team": "orders"}
+    # the wire names are the model's (lowerCamel locationNames), the timestamps RFC 3339 UTC
+    raw = ctx.signed_get("kafka", account, f"/v1/vpc-connection/{quote(arn, safe='')}")
+    assert set(raw) == {"vpcConnectionArn", "targetClusterArn", "state", "authentication", "vpcId", "subnets",
+                        "securityGroups", "creationTime", "tags"}, raw
+    assert RFC3339_UTC.match(raw["creationTime"]), raw["creationTime"]
+    described = kafka.describe_vpc_connection(Arn=arn)
+    assert described["TargetClusterArn"] == cluster and described["State"] == "AVAILABLE"
+    assert described["Subnets"] == subnets and described["SecurityGroups"] == [sg] and described["Tags"] == {"team": "orders"}
+    second = kafka.create_vpc_connection(
+        TargetClusterArn=cluster, Authentication="TLS", VpcId=vpc, ClientSubnets=subnets[:1], SecurityGroups=[sg],
+    )["VpcConnectionArn"]
+    listed = kafka.list_vpc_connections()["VpcConnections"]
+    assert [c["VpcConnectionArn"] for c in listed] == [arn, second], listed
+    assert listed[0] == {k: described[k] for k in ("VpcConnectionArn", "TargetClusterArn", "CreationTime", "Authentication", "VpcId", "State")}
+    page = kafka.list_vpc_connections(MaxResults=1)
+    assert [c["VpcConnectionArn"] for c in page["VpcConnections"]] == [arn] and page.get("NextToken")
+    page = kafka.list_vpc_connections(MaxResults=1, NextToken=page["NextToken"])
+    assert [c["VpcConnectionArn"] for c in page["VpcConnections"]] == [second] and "NextToken" not in page
+    assert ctx.client("kafka", owner).list_vpc_connections()["VpcConnections"] == []
+    assert kafka.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"team": "orders"}
+    # the state control
+    assert ctx.control("POST", "/_esm_guard/kafka/vpc-connection", {"Arn": second, "State": "FAILED"}) == (200, {"Arn": second, "State": "FAILED"})
+    assert kafka.describe_vpc_connection(Arn=second)["State"] == "FAILED"
+    assert ctx.control("POST", "/_esm_guard/kafka/vpc-connection", {"Arn": second, "State": "Broken"})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/kafka/vpc-connection", {"Arn": arn + "x", "State": "FAILED"})[0] == 404
+    # what CreateVpcConnection refuses
+    assert error_code(lambda: kafka.create_vpc_connection(
+        TargetClusterArn=cluster[:-5] + "dead-1", Authentication="SASL_IAM", VpcId=vpc, ClientSubnets=subnets, SecurityGroups=[sg],
+    )) == "BadRequestException"
+    assert error_code(lambda: kafka.create_vpc_connection(
+        TargetClusterArn=cluster, Authentication="SASL_IAM", VpcId=vpc, ClientSubnets=owner_subnets, SecurityGroups=[sg],
+    )) == "BadRequestException"
+    assert error_code(lambda: kafka.create_vpc_connection(
+        TargetClusterArn=cluster, Authentication="PLAINTEXT", VpcId=vpc, ClientSubnets=subnets, SecurityGroups=[sg],
+    )) == "BadRequestException"
+    # a Lambda mapping on the VPC connection
+    fn_arn = function(ctx, account, "shared-consumer", subnets, sg)
+    lam = ctx.client("lambda", account)
+    sac = [{"Type": "VPC_SUBNET", "URI": f"subnet:{subnets[0]}"}, {"Type": "VPC_SECURITY_GROUP", "URI": f"security_group:{sg}"}]
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="shared-consumer", Topics=["orders"], StartingPosition="LATEST",
+        BatchSize=20, SourceAccessConfigurations=sac,
+        AmazonManagedKafkaEventSourceConfig={"ConsumerGroupId": "shared-group"},
+    )["UUID"]
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["EventSourceArn"] == arn and got["FunctionArn"] == fn_arn and got["Topics"] == ["orders"], got
+    assert got["StartingPosition"] == "LATEST" and got["BatchSize"] == 20 and got["State"] == "Enabled", got
+    assert got["SourceAccessConfigurations"] == sac, got
+    assert got["AmazonManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "shared-group"}, got
+    assert lam.update_event_source_mapping(UUID=uuid, BatchSize=30)["BatchSize"] == 30
+    assert [e["UUID"] for e in lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]] == [uuid]
+    assert error_code(lambda: lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="shared-consumer", Topics=["orders"], StartingPosition="LATEST",
+    )) == "ResourceConflictException"
+    # a VPC connection of another account is unknown there
+    function(ctx, owner, "owner-consumer")
+    assert error_code(lambda: ctx.client("lambda", owner).create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="owner-consumer", Topics=["orders"], StartingPosition="LATEST",
+    )) == "InvalidParameterValueException"
+    assert error_code(lambda: ctx.client("kafka", owner).describe_vpc_connection(Arn=arn)) == "NotFoundException"
+    # delete: DELETING, then gone
+    deleted = kafka.delete_vpc_connection(Arn=arn)
+    assert deleted["VpcConnectionArn"] == arn and deleted["State"] == "DELETING", deleted
+    try:
+        kafka.describe_vpc_connection(Arn=arn)
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "NotFoundException", err.response
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 404, err.response
+    else:
+        raise AssertionError("a deleted VPC connection was described")
+    assert error_code(lambda: kafka.delete_vpc_connection(Arn=arn)) == "NotFoundException"
+    assert [c["VpcConnectionArn"] for c in kafka.list_vpc_connections()["VpcConnections"]] == [second]
+    assert error_code(lambda: lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="shared-consumer", Topics=["other"], StartingPosition="LATEST",
+    )) == "InvalidParameterValueException"
 
 
 @check
