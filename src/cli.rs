@@ -319,6 +319,7 @@ fn scope(target: &Target) -> Scope {
     Scope {
         mappings: target.esms.clone(),
         vpcs: target.vpcs.clone(),
+        ..Scope::default()
     }
 }
 

@@ -13,6 +13,7 @@ pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 pub struct Index<'a> {
     pub snapshot: &'a Snapshot,
     pub clusters: FastMap<&'a str, &'a MskCluster>,
+    pub vpc_connections: FastMap<&'a str, &'a VpcConnection>,
     pub vpcs: FastMap<&'a str, &'a Vpc>,
     pub subnets: FastMap<&'a str, &'a Subnet>,
     pub security_groups: FastMap<&'a str, &'a SecurityGroup>,
@@ -37,6 +38,11 @@ impl<'a> Index<'a> {
             snapshot,
             clusters: snapshot
                 .clusters
+                .iter()
+                .map(|c| (c.arn.as_str(), c))
+                .collect(),
+            vpc_connections: snapshot
+                .vpc_connections
                 .iter()
                 .map(|c| (c.arn.as_str(), c))
                 .collect(),

@@ -238,12 +238,7 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
     mappings.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(a.uuid.cmp(&b.uuid)));
     for m in mappings {
         let style = verdict_style(m.verdict);
-        let source = match &m.source {
-            SourceSummary::Msk { cluster_arn } => format!("MSK {}", cluster_name(cluster_arn)),
-            SourceSummary::SelfManaged { bootstrap_servers } => {
-                format!("self-managed Kafka {}", bootstrap_servers.join(","))
-            }
-        };
+        let source = m.source.text(true);
         let _ = writeln!(
             out,
             "\n{style}{:<7}{style:#} {}  {} <- {} ({})",
@@ -262,14 +257,14 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
                         safe(vpc),
                         safe(&net.subnet_ids.join(", ")),
                         safe(&net.security_group_ids.join(", ")),
-                        ports(&net.broker_ports)
+                        net.ports_text()
                     );
                 }
                 None => {
                     let _ = writeln!(
                         out,
                         "        network: brokers reached over the internet; broker port {}",
-                        ports(&net.broker_ports)
+                        net.ports_text()
                     );
                 }
             }
@@ -325,19 +320,6 @@ fn write_finding(
             fixing.len() - FIXES_SHOWN
         );
     }
-}
-
-fn ports(ports: &[u16]) -> String {
-    ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn cluster_name(arn: &str) -> &str {
-    // arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID
-    arn.split('/').nth(1).unwrap_or(arn)
 }
 
 fn function_name(arn: &str) -> &str {

@@ -49,6 +49,11 @@ impl Sample {
         self.snapshot.region.clone()
     }
 
+    /// The ARN prefix of the region's partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> &'static str {
+        Partition::of_region(&self.snapshot.region).id()
+    }
+
     /// A VPC `10.N.0.0/16` with DNS on, an internet gateway, a main route table (local
     /// only), an allow-all default network ACL and a default security group.
     pub fn vpc(&mut self) -> String {
@@ -257,7 +262,7 @@ impl Sample {
         self.snapshot.vpc_endpoints.push(VpcEndpoint {
             id: id.clone(),
             vpc_id: vpc.to_string(),
-            service_name: format!("com.amazonaws.{region}.{service}"),
+            service_name: Partition::of_region(&region).endpoint_service_name(&region, service),
             endpoint_type: "Interface".into(),
             state: "available".into(),
             subnet_ids: subnets.to_vec(),
@@ -303,7 +308,8 @@ impl Sample {
     pub fn msk_cluster(&mut self, subnets: &[String], groups: &[String], auth: Auth) -> String {
         let n = self.id("c");
         let arn = format!(
-            "arn:aws:kafka:{}:{ACCOUNT}:cluster/{n}/0000-{n}",
+            "arn:{}:kafka:{}:{ACCOUNT}:cluster/{n}/0000-{n}",
+            self.partition(),
             self.region()
         );
         self.snapshot.clusters.push(MskCluster {
@@ -336,7 +342,8 @@ impl Sample {
     pub fn serverless_cluster(&mut self, subnets: &[String], groups: &[String]) -> String {
         let n = self.id("s");
         let arn = format!(
-            "arn:aws:kafka:{}:{ACCOUNT}:cluster/{n}/0000-{n}",
+            "arn:{}:kafka:{}:{ACCOUNT}:cluster/{n}/0000-{n}",
+            self.partition(),
             self.region()
         );
         self.snapshot.clusters.push(MskCluster {
@@ -353,6 +360,43 @@ impl Sample {
         arn
     }
 
+    /// An MSK VPC connection in this account (client subnets and groups) to a cluster of
+    /// another account.
+    pub fn vpc_connection(&mut self, subnets: &[String], groups: &[String]) -> String {
+        let n = self.id("vc");
+        let arn = format!(
+            "arn:{}:kafka:{}:{ACCOUNT}:vpc-connection/444455556666/{n}/0000-{n}",
+            self.partition(),
+            self.region()
+        );
+        let vpc = self.subnet(&subnets[0]).vpc_id.clone();
+        self.snapshot.vpc_connections.push(VpcConnection {
+            arn: arn.clone(),
+            target_cluster_arn: format!(
+                "arn:{}:kafka:{}:444455556666:cluster/{n}/0000-{n}",
+                self.partition(),
+                self.region()
+            ),
+            state: Some("AVAILABLE".into()),
+            authentication: Some("SASL_IAM".into()),
+            vpc_id: vpc,
+            subnet_ids: subnets.to_vec(),
+            security_group_ids: groups.to_vec(),
+        });
+        arn
+    }
+
+    /// A mapping reading through an MSK VPC connection.
+    pub fn vpc_connection_mapping(&mut self, connection_arn: &str, provisioned: bool) -> String {
+        self.mapping(
+            EventSource::MskVpcConnection {
+                connection_arn: connection_arn.to_string(),
+            },
+            provisioned,
+            vec![],
+        )
+    }
+
     fn mapping(
         &mut self,
         source: EventSource,
@@ -365,14 +409,17 @@ impl Sample {
         self.snapshot.mappings.push(EventSourceMapping {
             uuid: uuid.clone(),
             arn: Some(format!(
-                "arn:aws:lambda:{region}:{ACCOUNT}:event-source-mapping:{uuid}"
+                "arn:{}:lambda:{region}:{ACCOUNT}:event-source-mapping:{uuid}",
+                self.partition()
             )),
             function_arn: format!(
-                "arn:aws:lambda:{region}:{ACCOUNT}:function:consumer-{}",
+                "arn:{}:lambda:{region}:{ACCOUNT}:function:consumer-{}",
+                self.partition(),
                 self.next
             ),
             execution_role: Some(format!(
-                "arn:aws:iam::{ACCOUNT}:role/consumer-{}",
+                "arn:{}:iam::{ACCOUNT}:role/consumer-{}",
+                self.partition(),
                 self.next
             )),
             source,
@@ -400,7 +447,8 @@ impl Sample {
             vec![SourceAccess {
                 kind: "SASL_SCRAM_512_AUTH".into(),
                 uri: format!(
-                    "arn:aws:secretsmanager:{}:{ACCOUNT}:secret:AmazonMSK_kafka-{}",
+                    "arn:{}:secretsmanager:{}:{ACCOUNT}:secret:AmazonMSK_kafka-{}",
+                    self.partition(),
                     self.region(),
                     self.next
                 ),

@@ -144,11 +144,11 @@ fn tags(resource: ResourceType, action: &Action) -> TagSpecification {
         .build()
 }
 
-fn tcp_from_group(port: u16, group: &str, action: &Action) -> IpPermission {
+fn tcp_from_group((from, to): (u16, u16), group: &str, action: &Action) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
-        .from_port(i32::from(port))
-        .to_port(i32::from(port))
+        .from_port(i32::from(from))
+        .to_port(i32::from(to))
         .user_id_group_pairs(
             UserIdGroupPair::builder()
                 .group_id(group)
@@ -185,26 +185,28 @@ async fn execute(ec2: &aws_sdk_ec2::Client, action: &Action) -> Outcome {
         ActionKind::AuthorizeIngress {
             group_id,
             port,
+            to_port,
             source_group_id,
             ..
         } => authorize!(
             "ec2:AuthorizeSecurityGroupIngress",
             ec2.authorize_security_group_ingress(),
             group_id,
-            *port,
+            (*port, to_port.unwrap_or(*port)),
             source_group_id,
             action
         ),
         ActionKind::AuthorizeEgress {
             group_id,
             port,
+            to_port,
             destination_group_id,
             ..
         } => authorize!(
             "ec2:AuthorizeSecurityGroupEgress",
             ec2.authorize_security_group_egress(),
             group_id,
-            *port,
+            (*port, to_port.unwrap_or(*port)),
             destination_group_id,
             action
         ),

@@ -27,6 +27,10 @@ pub struct Scope {
     pub mappings: Vec<String>,
     /// Only mappings whose network lies in these VPCs.
     pub vpcs: Vec<String>,
+    /// Only mappings reading from these event sources (ARNs).
+    pub sources: Vec<String>,
+    /// Only mappings of these functions (names or ARNs).
+    pub functions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -180,7 +184,7 @@ pub async fn collect(
     let mut snapshot = Snapshot::new(clients.region.clone());
 
     (collector.progress)("reading event source mappings");
-    snapshot.mappings = collector.mappings(&options.scope.mappings).await?;
+    snapshot.mappings = collector.mappings(&options.scope).await?;
 
     if options.for_remediation {
         // The opt-out tag may sit on a mapping: read them (one call per mapping, only when
@@ -198,6 +202,24 @@ pub async fn collect(
         let (clusters, gaps) = collector.clusters(&cluster_arns).await?;
         snapshot.clusters = clusters;
         snapshot.gaps.extend(gaps);
+    }
+
+    let connection_arns: BTreeSet<String> = snapshot
+        .mappings
+        .iter()
+        .filter_map(|m| match &m.source {
+            EventSource::MskVpcConnection { connection_arn } => Some(connection_arn.clone()),
+            _ => None,
+        })
+        .collect();
+    if !connection_arns.is_empty() {
+        (collector.progress)(&format!(
+            "reading {} MSK VPC connection(s)",
+            connection_arns.len()
+        ));
+        collector
+            .vpc_connections(&connection_arns, &mut snapshot)
+            .await?;
     }
 
     let subnet_ids = mapping_subnets(&snapshot);
@@ -242,7 +264,7 @@ fn mapping_subnets(snapshot: &Snapshot) -> Vec<String> {
     let index = Index::new(snapshot);
     let mut ids = BTreeSet::new();
     for m in &snapshot.mappings {
-        if let Some((subnets, _)) = configured_network(m, |arn| index.clusters.get(arn).copied()) {
+        if let Some((subnets, _)) = configured_network(m, &index) {
             ids.extend(subnets);
         }
     }
@@ -260,7 +282,7 @@ fn scope_to_vpcs(snapshot: &mut Snapshot, vpcs: &[String]) {
             .mappings
             .iter()
             .filter(|m| {
-                configured_network(m, |arn| index.clusters.get(arn).copied())
+                configured_network(m, &index)
                     .into_iter()
                     .flat_map(|(subnets, _)| subnets)
                     .filter_map(|s| index.subnets.get(s.as_str()).map(|s| s.vpc_id.clone()))
@@ -299,25 +321,43 @@ impl Collector<'_> {
         }
     }
 
-    async fn mappings(&self, wanted: &[String]) -> Result<Vec<EventSourceMapping>, CollectError> {
+    async fn mappings(&self, scope: &Scope) -> Result<Vec<EventSourceMapping>, CollectError> {
         let lambda = &self.clients.lambda;
+        let wanted = &scope.mappings;
         let mut mappings = Vec::new();
         if wanted.is_empty() {
             const CALL: &str = "lambda:ListEventSourceMappings";
-            let listed = pages!(
-                self,
-                "lambda:ListEventSourceMappings",
-                lambda.list_event_source_mappings().max_items(100),
-                |page| {
-                    for m in list(&page.event_source_mappings, CALL, "EventSourceMappings")? {
-                        mappings.extend(from_lambda::mapping(m)?);
+            // One listing, or one per function the scope names (Lambda filters by function).
+            let functions: Vec<Option<&String>> = if scope.functions.is_empty() {
+                vec![None]
+            } else {
+                scope.functions.iter().map(Some).collect()
+            };
+            for function in functions {
+                let listed = pages!(
+                    self,
+                    "lambda:ListEventSourceMappings",
+                    lambda
+                        .list_event_source_mappings()
+                        .set_function_name(function.cloned())
+                        .max_items(100),
+                    |page| {
+                        for m in list(&page.event_source_mappings, CALL, "EventSourceMappings")? {
+                            mappings.extend(from_lambda::mapping(m)?);
+                        }
+                        Ok(())
                     }
-                    Ok(())
+                );
+                // Without the list there is nothing to judge: the run stops, naming the call.
+                if let Err(class) = listed {
+                    return Err(fatal(CALL, class?));
                 }
-            );
-            // Without the list there is nothing to judge: the run stops, naming the call.
-            if let Err(class) = listed {
-                return Err(fatal(CALL, class?));
+            }
+            if !scope.sources.is_empty() {
+                mappings.retain(|m| {
+                    m.source_arn()
+                        .is_some_and(|arn| scope.sources.iter().any(|s| s == arn))
+                });
             }
         } else {
             const CALL: &str = "lambda:GetEventSourceMapping";
@@ -446,6 +486,42 @@ impl Collector<'_> {
             }
         }
         Ok((clusters, vec![]))
+    }
+
+    /// The VPC connections the mappings read through: one call each (a client account has
+    /// few; the mappings of one connection share the call).
+    async fn vpc_connections(
+        &self,
+        arns: &BTreeSet<String>,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), CollectError> {
+        const CALL: &str = "kafka:DescribeVpcConnection";
+        let kafka = &self.clients.kafka;
+        for arn in arns {
+            self.count(CALL);
+            let class = match self
+                .bounded(kafka.describe_vpc_connection().arn(arn).send())
+                .await
+            {
+                None => ErrorClass::Deadline,
+                Some(Ok(out)) => match from_kafka::vpc_connection(&out) {
+                    Ok(connection) => {
+                        snapshot.vpc_connections.push(connection);
+                        continue;
+                    }
+                    Err(what) => ErrorClass::Incomplete(what),
+                },
+                Some(Err(e)) => match judge(CALL, &e)? {
+                    // Gone: the mapping's source does not exist (cluster-not-found).
+                    ErrorClass::NotFound { .. } => continue,
+                    class => class,
+                },
+            };
+            snapshot
+                .gaps
+                .push(gap(CALL, &class, GapScope::Cluster(arn.clone())));
+        }
+        Ok(())
     }
 
     /// Subnets by a filter (`subnet-id`, `vpc-id`) over `values`, 200 values a call.
@@ -751,8 +827,7 @@ impl Collector<'_> {
             let index = Index::new(snapshot);
             let mut groups: BTreeSet<&str> = BTreeSet::new();
             for m in &snapshot.mappings {
-                if let Some((_, g)) = configured_network(m, |arn| index.clusters.get(arn).copied())
-                {
+                if let Some((_, g)) = configured_network(m, &index) {
                     for id in g {
                         if let Some(group) = index.security_groups.get(id.as_str()) {
                             groups.insert(group.id.as_str());
@@ -822,7 +897,7 @@ impl Collector<'_> {
                     wanted.insert(m.function_arn.clone());
                     continue;
                 }
-                let vpc = configured_network(m, |arn| index.clusters.get(arn).copied())
+                let vpc = configured_network(m, &index)
                     .and_then(|(subnets, _)| subnets.into_iter().next())
                     .and_then(|s| index.subnets.get(s.as_str()).map(|s| s.vpc_id.clone()));
                 let Some(vpc) = vpc else { continue };
@@ -933,8 +1008,7 @@ fn consistency(snapshot: &Snapshot, vpcs: &[String], read: &BTreeSet<&str>) -> V
         }
     }
     for m in &snapshot.mappings {
-        let Some((subnets, groups)) = configured_network(m, |arn| index.clusters.get(arn).copied())
-        else {
+        let Some((subnets, groups)) = configured_network(m, &index) else {
             continue;
         };
         let Some(vpc) = subnets

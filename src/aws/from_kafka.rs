@@ -4,7 +4,11 @@
 use aws_sdk_kafka::types::Cluster;
 
 use super::from_ec2::Incomplete;
-use crate::model::{ClientAuthentication, ClusterKind, MskCluster, ServerlessVpcConfig};
+use aws_sdk_kafka::operation::describe_vpc_connection::DescribeVpcConnectionOutput;
+
+use crate::model::{
+    ClientAuthentication, ClusterKind, MskCluster, ServerlessVpcConfig, VpcConnection,
+};
 
 pub(crate) fn cluster(c: &Cluster) -> Result<MskCluster, Incomplete> {
     let arn = c
@@ -65,5 +69,29 @@ pub(crate) fn cluster(c: &Cluster) -> Result<MskCluster, Incomplete> {
         name: c.cluster_name().unwrap_or_default().to_string(),
         state: c.state().map(|s| s.as_str().to_string()),
         kind,
+    })
+}
+
+/// A VPC connection (DescribeVpcConnection): its ARN, VPC, subnets and groups are always
+/// sent; without them the mapping's network is unknown.
+pub(crate) fn vpc_connection(o: &DescribeVpcConnectionOutput) -> Result<VpcConnection, Incomplete> {
+    let arn = o
+        .vpc_connection_arn()
+        .ok_or_else(|| "a VPC connection without VpcConnectionArn".to_string())?;
+    let need = |list: &Option<Vec<String>>, what: &str| {
+        list.clone()
+            .ok_or_else(|| format!("VPC connection {arn} without {what}"))
+    };
+    Ok(VpcConnection {
+        arn: arn.to_string(),
+        target_cluster_arn: o.target_cluster_arn().unwrap_or_default().to_string(),
+        state: o.state().map(|s| s.as_str().to_string()),
+        authentication: o.authentication().map(str::to_string),
+        vpc_id: o
+            .vpc_id()
+            .ok_or_else(|| format!("VPC connection {arn} without VpcId"))?
+            .to_string(),
+        subnet_ids: need(&o.subnets, "Subnets")?,
+        security_group_ids: need(&o.security_groups, "SecurityGroups")?,
     })
 }

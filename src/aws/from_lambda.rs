@@ -80,9 +80,20 @@ pub(crate) fn mapping(
         return Err(format!("event source mapping {uuid} without FunctionArn"));
     };
     let source = match (m.event_source_arn(), m.self_managed_event_source()) {
+        // arn:PARTITION:kafka:REGION:ACCOUNT:cluster/... or .../vpc-connection/...
         (Some(arn), _) if arn.starts_with("arn:") && arn.split(':').nth(2) == Some("kafka") => {
-            EventSource::Msk {
-                cluster_arn: arn.to_string(),
+            if arn
+                .split(':')
+                .nth(5)
+                .is_some_and(|r| r.starts_with("vpc-connection/"))
+            {
+                EventSource::MskVpcConnection {
+                    connection_arn: arn.to_string(),
+                }
+            } else {
+                EventSource::Msk {
+                    cluster_arn: arn.to_string(),
+                }
             }
         }
         // Without its bootstrap servers there is no broker path to judge: incomplete.

@@ -295,15 +295,7 @@ pub fn compose(ctx: &AlertContext<'_>) -> Message {
         }
     });
 
-    let subject = truncate(
-        &ascii_line(&format!(
-            "esm-guard {}: {} ({})",
-            facts.label,
-            facts.subject_tail,
-            short(ctx.uuid)
-        )),
-        SUBJECT_MAX,
-    );
+    let subject = subject(&facts, ctx.uuid);
     let mut attributes = vec![
         Attribute {
             name: "severity",
@@ -433,9 +425,11 @@ impl Facts {
                 ctx.previous.and_then(|p| p.severity),
                 previous_rules,
             ),
+            // A close carries what it closes: a filter on severity=fail sees the heal too.
             (AlertKind::Remediated, p) => (
                 healing_word(ctx.healing).to_uppercase(),
-                p.map(|p| p.severity),
+                p.map(|p| p.severity)
+                    .or_else(|| ctx.previous.and_then(|p| p.severity)),
                 p.map(|p| p.rules.iter().map(|r| r.as_str().to_string()).collect())
                     .unwrap_or(previous_rules),
             ),
@@ -711,6 +705,9 @@ fn write_mapping_md(out: &mut String, ctx: &AlertContext<'_>, facts: &Facts) {
             SourceSummary::Msk { cluster_arn } => {
                 let _ = write!(out, " · MSK cluster {}", code(cluster_name(cluster_arn)));
             }
+            SourceSummary::MskVpcConnection { connection_arn } => {
+                let _ = write!(out, " · MSK VPC connection {}", code(connection_arn));
+            }
             SourceSummary::SelfManaged { bootstrap_servers } => {
                 let _ = write!(
                     out,
@@ -729,14 +726,14 @@ fn write_mapping_md(out: &mut String, ctx: &AlertContext<'_>, facts: &Facts) {
                         code(vpc),
                         code_list(&net.subnet_ids),
                         code_list(&net.security_group_ids),
-                        ports(&net.broker_ports)
+                        net.ports_text()
                     );
                 }
                 None => {
                     let _ = writeln!(
                         out,
                         "*Network* brokers reached over the internet · broker port {}",
-                        ports(&net.broker_ports)
+                        net.ports_text()
                     );
                 }
             }
@@ -896,12 +893,7 @@ fn email_body(ctx: &AlertContext<'_>, facts: &Facts, steps: &[Step]) -> String {
     );
     let _ = writeln!(out, "  Region:    {}", plain(ctx.region));
     if let Some(m) = ctx.mapping {
-        let source = match &m.source {
-            SourceSummary::Msk { cluster_arn } => format!("MSK cluster {cluster_arn}"),
-            SourceSummary::SelfManaged { bootstrap_servers } => {
-                format!("self-managed Kafka {}", bootstrap_servers.join(", "))
-            }
-        };
+        let source = m.source.text(false);
         let _ = writeln!(
             out,
             "  Source:    {} ({} mode)",
@@ -923,7 +915,7 @@ fn email_body(ctx: &AlertContext<'_>, facts: &Facts, steps: &[Step]) -> String {
                     let _ = writeln!(out, "  Network:   brokers reached over the internet");
                 }
             }
-            let _ = writeln!(out, "  Broker port: {}", ports(&net.broker_ports));
+            let _ = writeln!(out, "  Broker port: {}", net.ports_text());
         }
     }
     if let Some(problem) = ctx.problem.filter(|_| !ctx.kind.closes()) {
@@ -1042,6 +1034,34 @@ pub fn plain(text: &str) -> String {
         .collect()
 }
 
+/// The e-mail subject: printable ASCII, under 100 characters as SNS requires ("UTF-8 text
+/// with no line breaks or control characters, and less than 100 characters long",
+/// https://docs.aws.amazon.com/sns/latest/api/API_Publish.html), always with the verdict and
+/// the whole mapping id; only the description after them is cut, with an ASCII "...".
+fn subject(facts: &Facts, uuid: &str) -> String {
+    let verdict = facts.verdict;
+    let head = if facts.label.eq_ignore_ascii_case(verdict) {
+        format!("esm-guard {} {}: ", facts.label, ascii_line(uuid))
+    } else {
+        format!(
+            "esm-guard {} ({verdict}) {}: ",
+            facts.label,
+            ascii_line(uuid)
+        )
+    };
+    if head.len() >= SUBJECT_MAX {
+        return head.chars().take(SUBJECT_MAX).collect();
+    }
+    let tail = ascii_line(&facts.subject_tail);
+    let room = SUBJECT_MAX - head.len();
+    if tail.len() <= room {
+        format!("{head}{tail}")
+    } else {
+        let cut: String = tail.chars().take(room.saturating_sub(3)).collect();
+        format!("{head}{}...", cut.trim_end())
+    }
+}
+
 /// SNS subjects: printable ASCII on one line.
 fn ascii_line(text: &str) -> String {
     text.chars()
@@ -1098,17 +1118,6 @@ fn short(uuid: &str) -> &str {
     uuid.get(..8).unwrap_or(uuid)
 }
 
-fn ports(ports: &[u16]) -> String {
-    if ports.is_empty() {
-        return "unknown".to_string();
-    }
-    ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn cluster_name(arn: &str) -> &str {
     // arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID
     arn.split('/').nth(1).unwrap_or(arn)
@@ -1158,6 +1167,7 @@ mod tests {
                 subnet_ids: vec!["subnet-0a1b2c3d4e5f61001".into(), "subnet-0a1b2c3d4e5f61002".into()],
                 security_group_ids: vec!["sg-0a1b2c3d4e5f62001".into()],
                 broker_ports: vec![9098],
+                broker_port_ranges: vec![],
             }),
             verdict: Verdict::from_severities(findings.iter().map(|f| f.severity)),
             findings,
@@ -1795,5 +1805,57 @@ mod tests {
                 .len()
                 <= RELATED_MAX
         );
+    }
+
+    #[test]
+    fn subjects_keep_the_verdict_and_the_whole_mapping_id_in_ascii_under_100() {
+        // The longest function name Lambda allows (64 characters).
+        let long = "f".repeat(64);
+        let mut m = broken();
+        m.function_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{long}");
+        let p = problem(&m, Severity::Warn).unwrap();
+        for kind in [AlertKind::New, AlertKind::Reminder, AlertKind::Changed] {
+            let msg = compose(&ctx(kind, Some(&m), Some(&p), None, &[]));
+            assert!(
+                msg.subject.len() < 100,
+                "{} ({})",
+                msg.subject,
+                msg.subject.len()
+            );
+            assert!(msg.subject.is_ascii(), "{}", msg.subject);
+            assert!(msg.subject.contains(UUID), "{}", msg.subject);
+            assert!(msg.subject.contains("FAIL"), "{}", msg.subject);
+        }
+    }
+
+    #[test]
+    fn a_close_carries_the_attributes_of_what_it_closes() {
+        let m = broken();
+        let p = problem(&m, Severity::Warn).unwrap();
+        let open = next_state(AlertKind::New, None, Some(&p), FUNCTION, 0);
+        let mut healed = mapping(vec![]);
+        healed.verdict = Verdict::Pass;
+        let attribute = |msg: &Message, name: &str| {
+            msg.attributes
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.value.clone())
+                .unwrap_or_default()
+        };
+        for kind in [
+            AlertKind::Resolved,
+            AlertKind::Deleted,
+            AlertKind::Remediated,
+        ] {
+            let mapping = (kind != AlertKind::Deleted).then_some(&healed);
+            let msg = compose(&ctx(kind, mapping, None, Some(&open), &[]));
+            assert_eq!(attribute(&msg, "severity"), "fail", "{kind:?}");
+            assert_eq!(attribute(&msg, "alert_kind"), kind.as_str(), "{kind:?}");
+            assert!(
+                attribute(&msg, "rules").contains("no-service-path"),
+                "{kind:?}"
+            );
+            assert!(msg.subject.contains(UUID) && msg.subject.len() < 100);
+        }
     }
 }

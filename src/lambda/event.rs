@@ -38,6 +38,31 @@ pub const NETWORK_EVENTS: [&str; 21] = [
     "ModifyVpcAttribute",
 ];
 
+/// The calls that change an event source's network (its security groups, its broker ports,
+/// its subnets, its existence), by service (the template's `SourceChanged` rule lists the
+/// same): the mappings on that source are audited again.
+pub const SOURCE_EVENTS: [(&str, &[&str]); 1] = [(
+    "kafka.amazonaws.com",
+    &[
+        "UpdateSecurity",
+        "UpdateConnectivity",
+        "DeleteCluster",
+        "CreateVpcConnection",
+        "DeleteVpcConnection",
+        "RejectClientVpcConnection",
+    ],
+)];
+
+/// Where those calls name the source, in order of preference: an ARN, or an id that ends one.
+const SOURCE_FIELDS: [(&str, &str); 6] = [
+    ("requestParameters", "clusterArn"),
+    ("requestParameters", "vpcConnectionArn"),
+    ("requestParameters", "arn"),
+    ("responseElements", "vpcConnectionArn"),
+    ("responseElements", "clusterArn"),
+    ("responseElements", "arn"),
+];
+
 /// Id prefixes of the resources whose VPC the handler can look up. Longer prefixes that
 /// share a start (`rtbassoc-`, `aclassoc-`) are distinct because of the dash.
 pub const RESOURCE_PREFIXES: [&str; 8] = [
@@ -84,6 +109,19 @@ pub enum Trigger {
         /// Resource ids in the event (`sg-`, `rtb-`, `nat-`, ...), to look the VPC up by.
         resources: Vec<String>,
     },
+    /// An event source changed (an MSK cluster, a VPC connection): re-audit its mappings.
+    Source {
+        event_name: String,
+        /// The sources' ARNs.
+        sources: Vec<String>,
+    },
+    /// A function's configuration changed (its execution role decides what an endpoint
+    /// policy allows): re-audit its mappings.
+    Function {
+        event_name: String,
+        /// As the call named it: a name or an ARN.
+        function: String,
+    },
     /// A scheduled sweep of every mapping in the region.
     Sweep { source: String },
     /// Nothing to do; `reason` goes to the log.
@@ -95,6 +133,8 @@ impl Trigger {
         match self {
             Trigger::Mapping { .. } => "mapping",
             Trigger::Network { .. } => "network",
+            Trigger::Source { .. } => "source",
+            Trigger::Function { .. } => "function",
             Trigger::Sweep { .. } => "sweep",
             Trigger::Ignored { .. } => "ignored",
         }
@@ -228,7 +268,15 @@ pub fn classify(event: &Value) -> Result<Trigger, EventError> {
             ),
         });
     }
+    if let Some((_, names)) = SOURCE_EVENTS.iter().find(|(s, _)| *s == event_source) {
+        if names.iter().any(|n| event_name.starts_with(n)) {
+            return source_call(detail, event_name);
+        }
+    }
     match event_source {
+        "lambda.amazonaws.com" if event_name.starts_with("UpdateFunctionConfiguration") => {
+            function_call(detail, event_name)
+        }
         "lambda.amazonaws.com" => mapping_call(detail, event_name),
         "ec2.amazonaws.com" if NETWORK_EVENTS.contains(&event_name) => {
             network_call(detail, event_name)
@@ -311,6 +359,69 @@ fn mapping_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError>
         change,
         event_name: event_name.to_string(),
     })
+}
+
+fn source_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError> {
+    let mut sources = BTreeSet::new();
+    for (part, key) in SOURCE_FIELDS {
+        let Some(object) = object_at(detail, part, &format!("detail.{part}"))? else {
+            continue;
+        };
+        if object.get(key).is_some_and(|v| !v.is_null()) {
+            let arn = string_at(object, key, &format!("detail.{part}.{key}"))?;
+            if !is_arn(arn) {
+                return Err(EventError::Invalid {
+                    field: format!("detail.{part}.{key}"),
+                    expected: "an ARN",
+                });
+            }
+            sources.insert(arn.to_string());
+        }
+    }
+    if sources.is_empty() {
+        return Err(EventError::Missing {
+            field: "detail.requestParameters.clusterArn".into(),
+        });
+    }
+    Ok(Trigger::Source {
+        event_name: event_name.to_string(),
+        sources: sources.into_iter().collect(),
+    })
+}
+
+fn function_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError> {
+    const FIELD: &str = "detail.requestParameters.functionName";
+    let request =
+        object_at(detail, "requestParameters", "detail.requestParameters")?.ok_or_else(|| {
+            EventError::Missing {
+                field: FIELD.into(),
+            }
+        })?;
+    let function = string_at(request, "functionName", FIELD)?;
+    // A name or an ARN, as Lambda takes it: it becomes an API argument.
+    let valid = !function.is_empty()
+        && function.len() <= 256
+        && function
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
+    if !valid {
+        return Err(EventError::Invalid {
+            field: FIELD.into(),
+            expected: "a function name or ARN",
+        });
+    }
+    Ok(Trigger::Function {
+        event_name: event_name.to_string(),
+        function: function.to_string(),
+    })
+}
+
+/// An ARN as an API argument and a filter: `arn:PARTITION:SERVICE:...`, printable, bounded.
+fn is_arn(text: &str) -> bool {
+    text.starts_with("arn:")
+        && text.len() <= 2048
+        && text.split(':').count() >= 6
+        && text.chars().all(|c| c.is_ascii_graphic())
 }
 
 fn is_uuid(text: &str) -> bool {
@@ -536,8 +647,12 @@ mod tests {
             );
             let expected = if name.starts_with("ec2-") {
                 "network"
+            } else if name.starts_with("lambda-update-function") {
+                "function"
             } else if name.starts_with("lambda-") {
                 "mapping"
+            } else if name.starts_with("kafka-") {
+                "source"
             } else {
                 "sweep"
             };

@@ -140,6 +140,10 @@ pub struct Outcome {
 pub struct ScopeSummary {
     pub mappings: Vec<String>,
     pub vpcs: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
 }
 
 impl Outcome {
@@ -275,9 +279,31 @@ async fn run(
                     }
                     Scope {
                         mappings: vec![uuid.clone()],
-                        vpcs: vec![],
+                        ..Scope::default()
                     }
                 }
+            }
+        }
+        Trigger::Source {
+            event_name,
+            sources,
+        } => {
+            outcome.detail = event_name.clone();
+            outcome.scope.sources = sources.clone();
+            Scope {
+                sources: sources.clone(),
+                ..Scope::default()
+            }
+        }
+        Trigger::Function {
+            event_name,
+            function,
+        } => {
+            outcome.detail = event_name.clone();
+            outcome.scope.functions = vec![function.clone()];
+            Scope {
+                functions: vec![function.clone()],
+                ..Scope::default()
             }
         }
         Trigger::Network {
@@ -304,8 +330,8 @@ async fn run(
             };
             outcome.scope.vpcs = vpcs.clone();
             Scope {
-                mappings: vec![],
                 vpcs,
+                ..Scope::default()
             }
         }
     };

@@ -42,3 +42,26 @@ pub struct ServerlessVpcConfig {
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
 }
+
+/// An MSK VPC connection (multi-VPC private connectivity): a client account's managed
+/// endpoint to a cluster of (usually) another account. A mapping reading through it uses the
+/// connection's client subnets and security groups.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VpcConnection {
+    pub arn: String,
+    pub target_cluster_arn: String,
+    /// `CREATING`, `AVAILABLE`, `INACTIVE`, `DEACTIVATING`, `DELETING`, `FAILED`,
+    /// `REJECTED`, `REJECTING`.
+    pub state: Option<String>,
+    /// `SASL_IAM`, `SASL_SCRAM` or `TLS`.
+    pub authentication: Option<String>,
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+/// The ports the brokers of a multi-VPC connection listen on, whatever the authentication:
+/// MSK maps each broker to a port of this range on the connection's endpoint (MSK
+/// developer guide, "Port information").
+pub const VPC_CONNECTION_PORTS: (u16, u16) = (14001, 14100);

@@ -26,8 +26,17 @@ pub struct EventSourceMapping {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum EventSource {
-    Msk { cluster_arn: String },
-    SelfManaged { bootstrap_servers: Vec<String> },
+    Msk {
+        cluster_arn: String,
+    },
+    /// A cluster reached through an MSK VPC connection (`arn:...:kafka:...:vpc-connection/...`):
+    /// cross-account or multi-VPC.
+    MskVpcConnection {
+        connection_arn: String,
+    },
+    SelfManaged {
+        bootstrap_servers: Vec<String>,
+    },
 }
 
 impl Default for EventSource {
@@ -107,10 +116,21 @@ impl EventSourceMapping {
         }
     }
 
+    /// The ARN of the event source the mapping reads from (`EventSourceArn`); `None` for
+    /// self-managed Kafka.
+    pub fn source_arn(&self) -> Option<&str> {
+        match &self.source {
+            EventSource::Msk { cluster_arn } => Some(cluster_arn),
+            EventSource::MskVpcConnection { connection_arn } => Some(connection_arn),
+            EventSource::SelfManaged { .. } => None,
+        }
+    }
+
+    /// The MSK cluster read directly (not through a VPC connection).
     pub fn cluster_arn(&self) -> Option<&str> {
         match &self.source {
             EventSource::Msk { cluster_arn } => Some(cluster_arn),
-            EventSource::SelfManaged { .. } => None,
+            _ => None,
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Snapshot {
     pub region: String,
     pub mappings: Vec<EventSourceMapping>,
     pub clusters: Vec<MskCluster>,
+    pub vpc_connections: Vec<VpcConnection>,
     pub vpcs: Vec<Vpc>,
     pub subnets: Vec<Subnet>,
     pub route_tables: Vec<RouteTable>,
@@ -102,7 +103,7 @@ pub enum GapScope {
     All,
     /// The mappings whose network lies in this VPC.
     Vpc(String),
-    /// The mappings on this MSK cluster.
+    /// The mappings on this event source (an MSK cluster or VPC connection, by ARN).
     Cluster(String),
     /// One mapping, by UUID.
     Mapping(String),

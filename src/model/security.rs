@@ -31,6 +31,19 @@ pub struct SgRule {
 }
 
 impl SgRule {
+    /// Whether this rule's protocol and ports cover every TCP port of `from..=to`.
+    pub fn covers_tcp_range(&self, (from, to): (u16, u16)) -> bool {
+        match self.protocol.as_str() {
+            "-1" | "all" => true,
+            "tcp" | "6" => {
+                let low = self.from_port.unwrap_or(0);
+                let high = self.to_port.unwrap_or(65535);
+                (low == -1 && high == -1) || (low <= i32::from(from) && i32::from(to) <= high)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this rule's protocol and ports cover TCP `port`.
     pub fn covers_tcp(&self, port: u16) -> bool {
         match self.protocol.as_str() {

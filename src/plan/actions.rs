@@ -36,17 +36,14 @@ pub(super) fn action_for(
     };
     let action = match fix {
         Fix::SelfReference { group_id, .. } if group_id.is_empty() => return None,
-        Fix::SelfReference { group_id, port, egress: false } => {
-            authorize(false, group_id, *port, group_id, finding.rule, fixes)
-        }
-        Fix::SelfReference { group_id, port, egress: true } => {
-            authorize(true, group_id, *port, group_id, finding.rule, fixes)
+        Fix::SelfReference { group_id, ports, egress } => {
+            authorize(*egress, group_id, *ports, group_id, finding.rule, fixes)
         }
         Fix::EndpointIngress { endpoint_group, esm_group, .. } if !endpoint_group.is_empty() && !esm_group.is_empty() => {
-            authorize(false, endpoint_group, 443, esm_group, finding.rule, fixes)
+            authorize(false, endpoint_group, (443, 443), esm_group, finding.rule, fixes)
         }
         Fix::EndpointEgress { esm_group, endpoint_group, .. } if !endpoint_group.is_empty() && !esm_group.is_empty() => {
-            authorize(true, esm_group, 443, endpoint_group, finding.rule, fixes)
+            authorize(true, esm_group, (443, 443), endpoint_group, finding.rule, fixes)
         }
         Fix::EndpointIngress { endpoint_id, .. } | Fix::EndpointEgress { endpoint_id, .. } => manual(
             endpoint_id,
@@ -236,20 +233,27 @@ pub(super) fn action_for(
 pub(super) fn authorize(
     egress: bool,
     group_id: &str,
-    port: u16,
+    (port, last): (u16, u16),
     peer_group: &str,
     reason: RuleId,
     fixes: Vec<FindingRef>,
 ) -> Action {
+    // One port keeps the action's shape (and id) as it always was; a range says its end.
+    let to_port = (last != port).then_some(last);
+    let ports = match to_port {
+        Some(last) => format!("{port}-{last}"),
+        None => port.to_string(),
+    };
     let (kind, id, verb, toward) = if egress {
         (
             ActionKind::AuthorizeEgress {
                 group_id: group_id.to_string(),
                 port,
+                to_port,
                 destination_group_id: peer_group.to_string(),
                 reason,
             },
-            format!("authorize-egress/{group_id}/tcp-{port}/{peer_group}"),
+            format!("authorize-egress/{group_id}/tcp-{ports}/{peer_group}"),
             "egress",
             "to",
         )
@@ -258,10 +262,11 @@ pub(super) fn authorize(
             ActionKind::AuthorizeIngress {
                 group_id: group_id.to_string(),
                 port,
+                to_port,
                 source_group_id: peer_group.to_string(),
                 reason,
             },
-            format!("authorize-ingress/{group_id}/tcp-{port}/{peer_group}"),
+            format!("authorize-ingress/{group_id}/tcp-{ports}/{peer_group}"),
             "ingress",
             "from",
         )
@@ -273,12 +278,12 @@ pub(super) fn authorize(
     Action {
         id,
         command: format!(
-            "aws ec2 authorize-security-group-{verb} --group-id {group_id} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},UserIdGroupPairs=[{{GroupId={peer_group},Description=\"esm-guard: {reason}\"}}]' --tag-specifications {}",
+            "aws ec2 authorize-security-group-{verb} --group-id {group_id} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={last},UserIdGroupPairs=[{{GroupId={peer_group},Description=\"esm-guard: {reason}\"}}]' --tag-specifications {}",
             shell_quote(&tag_spec("security-group-rule", reason, uuid))
         ),
         kind,
         automatic: true,
-        description: format!("Allow TCP {port} {verb} on {group_id} {toward} {peer_group} ({reason})"),
+        description: format!("Allow TCP {ports} {verb} on {group_id} {toward} {peer_group} ({reason})"),
         fixes,
     }
 }

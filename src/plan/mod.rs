@@ -55,12 +55,17 @@ pub enum ActionKind {
     AuthorizeIngress {
         group_id: String,
         port: u16,
+        /// The last port of a range (an MSK VPC connection's 14001-14100); absent for one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_port: Option<u16>,
         source_group_id: String,
         reason: RuleId,
     },
     AuthorizeEgress {
         group_id: String,
         port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_port: Option<u16>,
         destination_group_id: String,
         reason: RuleId,
     },

@@ -29,25 +29,31 @@ fn apply_to_model(snapshot: &mut Snapshot, groups: &HashMap<String, usize>, acti
         ActionKind::AuthorizeIngress {
             group_id,
             port,
+            to_port,
             source_group_id,
             ..
         } => {
             if let Some(&i) = groups.get(group_id) {
-                snapshot.security_groups[i]
-                    .ingress
-                    .push(tcp_rule(*port, source_group_id));
+                snapshot.security_groups[i].ingress.push(tcp_rule(
+                    *port,
+                    to_port.unwrap_or(*port),
+                    source_group_id,
+                ));
             }
         }
         ActionKind::AuthorizeEgress {
             group_id,
             port,
+            to_port,
             destination_group_id,
             ..
         } => {
             if let Some(&i) = groups.get(group_id) {
-                snapshot.security_groups[i]
-                    .egress
-                    .push(tcp_rule(*port, destination_group_id));
+                snapshot.security_groups[i].egress.push(tcp_rule(
+                    *port,
+                    to_port.unwrap_or(*port),
+                    destination_group_id,
+                ));
             }
         }
         ActionKind::CreateInterfaceEndpoint {
@@ -75,11 +81,11 @@ fn apply_to_model(snapshot: &mut Snapshot, groups: &HashMap<String, usize>, acti
     }
 }
 
-fn tcp_rule(port: u16, group: &str) -> SgRule {
+fn tcp_rule(port: u16, last: u16, group: &str) -> SgRule {
     SgRule {
         protocol: "tcp".into(),
         from_port: Some(i32::from(port)),
-        to_port: Some(i32::from(port)),
+        to_port: Some(i32::from(last)),
         group_ids: vec![group.to_string()],
         ..SgRule::default()
     }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::flow::{report_required, sg_leg, Hop, SgBlock};
+use super::flow::{port_text, report_required, sg_leg, Hop, SgBlock};
 use super::path::{Peer, SgPeer};
 use super::{nacl, Ctx, Findings, Fix, RuleId, Severity};
 
@@ -23,15 +23,17 @@ pub(crate) fn check(ctx: &Ctx<'_, '_>, findings: &mut Findings) {
         );
         return;
     }
-    let hops = if net.is_msk {
-        msk(ctx)
+    let hops = if net.managed {
+        managed(ctx)
     } else {
         self_managed(ctx)
     };
     report_required(findings, &hops);
 }
 
-fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
+/// A managed source (an MSK cluster, or its VPC connection's endpoint): its brokers sit in
+/// the mapping's subnets with the mapping's groups.
+fn managed(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
     let net = ctx.net;
     let index = ctx.index;
     let first = net.first_group().unwrap_or_default().to_string();
@@ -42,7 +44,8 @@ fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
         .filter_map(|id| index.subnets.get(id.as_str()).copied())
         .collect();
     let mut hops = Vec::new();
-    for &port in &net.broker_ports {
+    for &ports in &net.broker_ports {
+        let port = port_text(ports);
         for from in &ctx.subnets {
             for to in &brokers {
                 let to_brokers = SgPeer {
@@ -53,7 +56,7 @@ fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
                     ctx,
                     &net.security_group_ids,
                     true,
-                    port,
+                    ports,
                     to_brokers,
                     &format!("the brokers in {}", to.id),
                     || SgBlock {
@@ -67,7 +70,7 @@ fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
                         detail: format!("from subnet {} to the brokers in {}", from.id, to.id),
                         fix: Some(Fix::SelfReference {
                             group_id: first.clone(),
-                            port,
+                            ports,
                             egress: true,
                         }),
                     },
@@ -76,7 +79,7 @@ fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
                     ctx,
                     from,
                     to,
-                    port,
+                    ports,
                     &format!("TCP {port} from the mapping's ENIs to the brokers"),
                 ));
                 let from_enis = SgPeer {
@@ -87,7 +90,7 @@ fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
                     ctx,
                     &net.broker_security_groups,
                     false,
-                    port,
+                    ports,
                     from_enis,
                     &format!("the mapping's ENIs in {}", from.id),
                     || SgBlock {
@@ -102,7 +105,7 @@ fn msk(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
                         detail: format!("from the ENIs in {} to the brokers in {}", from.id, to.id),
                         fix: Some(Fix::SelfReference {
                             group_id: first.clone(),
-                            port,
+                            ports,
                             egress: false,
                         }),
                     },
@@ -142,7 +145,7 @@ fn self_managed(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
             ctx,
             &net.security_group_ids,
             true,
-            port,
+            (port, port),
             SgPeer {
                 groups: &[],
                 addresses: peer,
@@ -169,8 +172,15 @@ fn self_managed(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
         let what = format!("TCP {port} to the bootstrap server {}", server.text);
         for from in &ctx.subnets {
             match broker_subnet {
-                Some(to) => hops.extend(nacl::subnet_pair(ctx, from, to, port, &what)),
-                None => hops.extend(nacl::to_outside(ctx, from, peer, &server.text, port, &what)),
+                Some(to) => hops.extend(nacl::subnet_pair(ctx, from, to, (port, port), &what)),
+                None => hops.extend(nacl::to_outside(
+                    ctx,
+                    from,
+                    peer,
+                    &server.text,
+                    (port, port),
+                    &what,
+                )),
             }
         }
     }

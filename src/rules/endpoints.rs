@@ -201,7 +201,7 @@ fn paths(ctx: &Ctx<'_, '_>, service: &Service, endpoint: &VpcEndpoint, findings:
                 ctx,
                 &net.security_group_ids,
                 true,
-                443,
+                (443, 443),
                 to_endpoint,
                 &format!("endpoint {}", endpoint.id),
                 || SgBlock {
@@ -225,7 +225,7 @@ fn paths(ctx: &Ctx<'_, '_>, service: &Service, endpoint: &VpcEndpoint, findings:
                 ctx,
                 from,
                 to,
-                443,
+                (443, 443),
                 &format!("TCP 443 to the {label} endpoint {}", endpoint.id),
             ));
             let from_enis = SgPeer {
@@ -236,7 +236,7 @@ fn paths(ctx: &Ctx<'_, '_>, service: &Service, endpoint: &VpcEndpoint, findings:
                 ctx,
                 &endpoint.security_group_ids,
                 false,
-                443,
+                (443, 443),
                 from_enis,
                 &format!("the mapping's ENIs in {}", from.id),
                 || SgBlock {

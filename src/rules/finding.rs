@@ -30,10 +30,10 @@ pub struct Finding {
 /// The change that clears a finding, as facts; `plan` decides whether it is automated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fix {
-    /// Allow TCP `port` on `group_id` from (or, egress, to) itself.
+    /// Allow TCP `ports` on `group_id` from (or, egress, to) itself.
     SelfReference {
         group_id: String,
-        port: u16,
+        ports: (u16, u16),
         egress: bool,
     },
     /// Self-managed brokers sit outside any known group: egress on `port` to their addresses.

@@ -7,6 +7,7 @@
 //! random, a block fails only when it blocks them all, and otherwise degrades the path.
 
 use super::finding::{Findings, Fix};
+use super::network::Ports;
 use super::path::sg::{allows, Missing, SgOutcome, SgPeer};
 use super::{Ctx, RuleId, Severity};
 
@@ -74,18 +75,19 @@ pub(crate) struct SgBlock {
     pub fix: Option<Fix>,
 }
 
-/// A security-group leg: `groups` let TCP `port` out to (`egress`) or in from `peer`.
+/// A security-group leg: `groups` let TCP `ports` out to (`egress`) or in from `peer`.
 pub(crate) fn sg_leg(
     ctx: &Ctx<'_, '_>,
     groups: &[String],
     egress: bool,
-    port: u16,
+    ports: Ports,
     peer: SgPeer<'_>,
     peer_name: &str,
     block: impl FnOnce() -> SgBlock,
 ) -> Option<Hop> {
     let direction = if egress { "out to" } else { "in from" };
-    match allows(ctx.index, groups, egress, port, peer) {
+    let port = port_text(ports);
+    match allows(ctx.index, groups, egress, ports, peer) {
         SgOutcome::Allow => None,
         SgOutcome::Block => {
             let b = block();
@@ -139,6 +141,15 @@ pub(crate) fn sg_leg(
             }));
             Some(hop)
         }
+    }
+}
+
+/// `443` or `14001-14100`.
+pub(crate) fn port_text((from, to): Ports) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}-{to}")
     }
 }
 

@@ -34,8 +34,39 @@ use network::Derived;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SourceSummary {
-    Msk { cluster_arn: String },
-    SelfManaged { bootstrap_servers: Vec<String> },
+    Msk {
+        cluster_arn: String,
+    },
+    /// A cluster reached through an MSK VPC connection (cross-account or multi-VPC).
+    MskVpcConnection {
+        connection_arn: String,
+    },
+    SelfManaged {
+        bootstrap_servers: Vec<String>,
+    },
+}
+
+impl SourceSummary {
+    /// What the mapping reads from, for a person: `MSK cluster NAME`, `MSK VPC connection
+    /// ARN`, `self-managed Kafka host:port, ...`. `short` names a cluster by its name only.
+    pub fn text(&self, short: bool) -> String {
+        match self {
+            SourceSummary::Msk { cluster_arn } if short => {
+                // arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID
+                format!(
+                    "MSK {}",
+                    cluster_arn.split('/').nth(1).unwrap_or(cluster_arn)
+                )
+            }
+            SourceSummary::Msk { cluster_arn } => format!("MSK cluster {cluster_arn}"),
+            SourceSummary::MskVpcConnection { connection_arn } => {
+                format!("MSK VPC connection {connection_arn}")
+            }
+            SourceSummary::SelfManaged { bootstrap_servers } => {
+                format!("self-managed Kafka {}", bootstrap_servers.join(", "))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +181,7 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         .filter(|gap| match &gap.scope {
             GapScope::All => true,
             GapScope::Vpc(id) => Some(id.as_str()) == vpc_id,
-            GapScope::Cluster(arn) => esm.cluster_arn() == Some(arn.as_str()),
+            GapScope::Cluster(arn) => esm.source_arn() == Some(arn.as_str()),
             GapScope::Mapping(uuid) => *uuid == esm.uuid,
             GapScope::Function(arn) => *arn == esm.function_arn,
             // Only the checks that read the list are undecided: the security-group legs
@@ -175,12 +206,16 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
 
     let network = match &derived {
         Derived::Vpc(net) => Some(net.summary()),
-        Derived::Internet { broker_ports, .. } => Some(NetworkSummary {
-            vpc_id: None,
-            subnet_ids: vec![],
-            security_group_ids: vec![],
-            broker_ports: broker_ports.clone(),
-        }),
+        Derived::Internet { broker_ports, .. } => {
+            let (broker_ports, broker_port_ranges) = network::port_summary(broker_ports);
+            Some(NetworkSummary {
+                vpc_id: None,
+                subnet_ids: vec![],
+                security_group_ids: vec![],
+                broker_ports,
+                broker_port_ranges,
+            })
+        }
         _ => None,
     };
     let bad_servers = match &derived {
@@ -210,7 +245,12 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
             arn,
             vec![arn.clone()],
             format!(
-                "The mapping reads from MSK cluster {arn}, which does not exist in {}: point the mapping at an existing cluster or delete it",
+                "The mapping reads from {} {arn}, which does not exist in {}: point the mapping at an existing one or delete it",
+                if matches!(esm.source, crate::model::EventSource::MskVpcConnection { .. }) {
+                    "MSK VPC connection"
+                } else {
+                    "MSK cluster"
+                },
                 index.snapshot.region
             ),
             Some(Fix::ReviewMapping { uuid: esm.uuid.clone() }),
@@ -254,6 +294,11 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
             crate::model::EventSource::Msk { cluster_arn } => SourceSummary::Msk {
                 cluster_arn: cluster_arn.clone(),
             },
+            crate::model::EventSource::MskVpcConnection { connection_arn } => {
+                SourceSummary::MskVpcConnection {
+                    connection_arn: connection_arn.clone(),
+                }
+            }
             crate::model::EventSource::SelfManaged { bootstrap_servers } => {
                 SourceSummary::SelfManaged {
                     bootstrap_servers: bootstrap_servers.clone(),

@@ -4,6 +4,7 @@
 //! judges one leg and words what blocks it.
 
 use super::flow::{Hop, HopKind};
+use super::network::Ports;
 use super::path::acl::{free_range, walk};
 use super::path::{AclOutcome, Peer, DEFAULT_RULE, EPHEMERAL};
 use super::{Ctx, Fix, RuleId};
@@ -16,7 +17,7 @@ pub(crate) fn subnet_pair(
     ctx: &Ctx<'_, '_>,
     from: &Subnet,
     to: &Subnet,
-    port: u16,
+    ports: Ports,
     what: &str,
 ) -> Vec<Hop> {
     if from.id == to.id {
@@ -24,8 +25,8 @@ pub(crate) fn subnet_pair(
     }
     let (there, back) = (Peer::Net(to.cidr), Peer::Net(from.cidr));
     [
-        leg(ctx, from, true, (port, port), there, &to.id, what),
-        leg(ctx, to, false, (port, port), back, &from.id, what),
+        leg(ctx, from, true, ports, there, &to.id, what),
+        leg(ctx, to, false, ports, back, &from.id, what),
         leg(ctx, to, true, EPHEMERAL, back, &from.id, what),
         leg(ctx, from, false, EPHEMERAL, there, &to.id, what),
     ]
@@ -41,11 +42,11 @@ pub(crate) fn to_outside(
     from: &Subnet,
     peer: Peer,
     peer_name: &str,
-    port: u16,
+    ports: Ports,
     what: &str,
 ) -> Vec<Hop> {
     [
-        leg(ctx, from, true, (port, port), peer, peer_name, what),
+        leg(ctx, from, true, ports, peer, peer_name, what),
         leg(ctx, from, false, EPHEMERAL, peer, peer_name, what),
     ]
     .into_iter()

@@ -7,7 +7,12 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
-use crate::model::{ClusterKind, EventSource, EventSourceMapping, MskCluster};
+use crate::model::{
+    ClusterKind, EventSource, EventSourceMapping, MskCluster, VPC_CONNECTION_PORTS,
+};
+
+/// A range of TCP ports, both bounds inclusive (one port: `(p, p)`).
+pub type Ports = (u16, u16);
 
 /// The derived network of a mapping in a VPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,17 +22,19 @@ pub struct MappingNetwork {
     pub subnet_ids: Vec<String>,
     /// The groups the ENIs carry, in the order AWS lists them: the first is "the ESM's first".
     pub security_group_ids: Vec<String>,
-    /// Every port the mapping dials, sorted.
-    pub broker_ports: Vec<u16>,
-    /// MSK: the groups the brokers carry. Self-managed: unknown, empty.
+    /// Every port (or range) the mapping dials, sorted.
+    pub broker_ports: Vec<Ports>,
+    /// A managed source (an MSK cluster, its VPC connection): the groups its brokers (or
+    /// the connection's endpoint) carry. Self-managed: unknown, empty.
     pub broker_security_groups: Vec<String>,
-    /// MSK: the broker subnets. Self-managed: empty.
+    /// A managed source: the subnets its brokers (or endpoint) sit in. Self-managed: empty.
     pub broker_subnet_ids: Vec<String>,
     /// Self-managed: the bootstrap servers, each with its port.
     pub servers: Vec<Server>,
     /// Self-managed: bootstrap servers without a usable port (`host:99999`, `host`).
     pub bad_servers: Vec<String>,
-    pub is_msk: bool,
+    /// The brokers' side is known (their groups and subnets): `broker-ingress` applies.
+    pub managed: bool,
 }
 
 /// One self-managed bootstrap server.
@@ -45,16 +52,50 @@ pub struct NetworkSummary {
     pub vpc_id: Option<String>,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
+    /// The single ports the mapping dials.
     pub broker_ports: Vec<u16>,
+    /// Port ranges it dials (an MSK VPC connection's brokers), `[from, to]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broker_port_ranges: Vec<[u16; 2]>,
+}
+
+impl NetworkSummary {
+    /// `9098`, `9092, 9096`, `14001-14100`; `unknown` when there is none.
+    pub fn ports_text(&self) -> String {
+        let mut all: Vec<String> = self.broker_ports.iter().map(u16::to_string).collect();
+        all.extend(
+            self.broker_port_ranges
+                .iter()
+                .map(|[a, b]| format!("{a}-{b}")),
+        );
+        if all.is_empty() {
+            "unknown".to_string()
+        } else {
+            all.join(", ")
+        }
+    }
+}
+
+/// Splits port ranges into the report's single ports and ranges.
+pub(crate) fn port_summary(ports: &[Ports]) -> (Vec<u16>, Vec<[u16; 2]>) {
+    let singles = ports.iter().filter(|p| p.0 == p.1).map(|p| p.0).collect();
+    let ranges = ports
+        .iter()
+        .filter(|p| p.0 != p.1)
+        .map(|p| [p.0, p.1])
+        .collect();
+    (singles, ranges)
 }
 
 impl MappingNetwork {
     pub fn summary(&self) -> NetworkSummary {
+        let (broker_ports, broker_port_ranges) = port_summary(&self.broker_ports);
         NetworkSummary {
             vpc_id: Some(self.vpc_id.clone()),
             subnet_ids: self.subnet_ids.clone(),
             security_group_ids: self.security_group_ids.clone(),
-            broker_ports: self.broker_ports.clone(),
+            broker_ports,
+            broker_port_ranges,
         }
     }
 
@@ -67,7 +108,7 @@ pub(crate) enum Derived {
     Vpc(MappingNetwork),
     /// Self-managed Kafka without VPC configuration: brokers reached over the internet.
     Internet {
-        broker_ports: Vec<u16>,
+        broker_ports: Vec<Ports>,
         bad_servers: Vec<String>,
     },
     ClusterMissing(String),
@@ -75,14 +116,20 @@ pub(crate) enum Derived {
 }
 
 /// The subnets and security groups a mapping's ENIs use, as configured (unsorted, groups
-/// in AWS's order); `None` when its cluster is not known. Self-managed mappings without
-/// `VPC_SUBNET` give empty lists (brokers over the internet).
-pub fn configured_network<'c>(
+/// in AWS's order); `None` when its source (cluster, VPC connection) is not known.
+/// Self-managed mappings without `VPC_SUBNET` give empty lists (brokers over the internet).
+pub fn configured_network(
     esm: &EventSourceMapping,
-    cluster: impl FnOnce(&str) -> Option<&'c MskCluster>,
+    index: &Index<'_>,
 ) -> Option<(Vec<String>, Vec<String>)> {
     match &esm.source {
-        EventSource::Msk { cluster_arn } => Some(cluster_network(cluster(cluster_arn)?)),
+        EventSource::Msk { cluster_arn } => {
+            Some(cluster_network(index.clusters.get(cluster_arn.as_str())?))
+        }
+        EventSource::MskVpcConnection { connection_arn } => {
+            let c = index.vpc_connections.get(connection_arn.as_str())?;
+            Some((c.subnet_ids.clone(), c.security_group_ids.clone()))
+        }
         EventSource::SelfManaged { .. } => Some((
             esm.access_of("VPC_SUBNET")
                 .map(|uri| uri.trim_start_matches("subnet:").to_string())
@@ -95,9 +142,8 @@ pub fn configured_network<'c>(
 }
 
 pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
-    let Some((subnets, groups)) = configured_network(esm, |arn| index.clusters.get(arn).copied())
-    else {
-        return Derived::ClusterMissing(esm.cluster_arn().unwrap_or_default().to_string());
+    let Some((subnets, groups)) = configured_network(esm, index) else {
+        return Derived::ClusterMissing(esm.source_arn().unwrap_or_default().to_string());
     };
     let (ports, servers, bad_servers) = match &esm.source {
         EventSource::Msk { cluster_arn } => {
@@ -106,11 +152,12 @@ pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
                 .get(cluster_arn.as_str())
                 .map(|c| broker_port_of(esm, c))
                 .unwrap_or_default();
-            (vec![port], vec![], vec![])
+            (vec![(port, port)], vec![], vec![])
         }
+        EventSource::MskVpcConnection { .. } => (vec![VPC_CONNECTION_PORTS], vec![], vec![]),
         EventSource::SelfManaged { bootstrap_servers } => {
             let (servers, bad) = parse_servers(bootstrap_servers);
-            let mut ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+            let mut ports: Vec<Ports> = servers.iter().map(|s| (s.port, s.port)).collect();
             ports.sort_unstable();
             ports.dedup();
             if subnets.is_empty() {
@@ -122,7 +169,7 @@ pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
             (ports, servers, bad)
         }
     };
-    let is_msk = esm.cluster_arn().is_some();
+    let managed = !matches!(esm.source, EventSource::SelfManaged { .. });
     let mut subnet_ids = subnets;
     subnet_ids.sort();
     subnet_ids.dedup();
@@ -153,18 +200,18 @@ pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
     }
     Derived::Vpc(MappingNetwork {
         vpc_id: vpc_id.to_string(),
-        broker_security_groups: if is_msk {
+        broker_security_groups: if managed {
             security_group_ids.clone()
         } else {
             vec![]
         },
-        broker_subnet_ids: if is_msk { subnet_ids.clone() } else { vec![] },
+        broker_subnet_ids: if managed { subnet_ids.clone() } else { vec![] },
         subnet_ids,
         security_group_ids,
         broker_ports: ports,
         servers,
         bad_servers,
-        is_msk,
+        managed,
     })
 }
 

@@ -195,7 +195,7 @@ pub(crate) fn check(ctx: &Ctx<'_, '_>, findings: &mut Findings) {
                 subnet,
                 Peer::Internet,
                 "the internet",
-                443,
+                (443, 443),
                 &format!("TCP 443 to Lambda and STS through {target}"),
             ));
         }
@@ -213,7 +213,7 @@ fn https_to_internet(ctx: &Ctx<'_, '_>) -> Option<Hop> {
         ctx,
         &net.security_group_ids,
         true,
-        443,
+        (443, 443),
         SgPeer {
             groups: &[],
             addresses: Peer::Internet,
@@ -398,7 +398,14 @@ fn check_nat(
         );
     }
     let what = format!("TCP 443 to Lambda and STS through NAT gateway {}", nat.id);
-    let mut hops = nacl::to_outside(ctx, subnet, Peer::Internet, "the internet", 443, &what);
+    let mut hops = nacl::to_outside(
+        ctx,
+        subnet,
+        Peer::Internet,
+        "the internet",
+        (443, 443),
+        &what,
+    );
     let from = Peer::Net(subnet.cidr);
     hops.extend(
         [

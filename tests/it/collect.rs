@@ -310,6 +310,7 @@ async fn one_mapping_costs_at_most_twelve_calls() {
             Scope {
                 mappings: vec![uuid.clone()],
                 vpcs: vec![],
+                ..Default::default()
             },
         )
         .await;
@@ -668,6 +669,7 @@ async fn prefix_lists_on_a_path_are_read_and_decide() {
     let scope = || Scope {
         mappings: vec![uuid.clone()],
         vpcs: vec![],
+        ..Default::default()
     };
 
     account.clear_requests();
@@ -760,6 +762,7 @@ async fn the_role_is_read_wherever_a_policy_depends_on_it() {
         Scope {
             mappings: vec![uuid.clone()],
             vpcs: vec![],
+            ..Default::default()
         },
     )
     .await;
@@ -825,4 +828,90 @@ fn the_readmes_rule_table_is_current() {
         let row = format!("| `{rule}` | {severity} |");
         assert!(readme.contains(&row), "README.md has no row {row}");
     }
+}
+
+/// A mapping on another account's cluster, through an MSK VPC connection of this account:
+/// judged on the connection's subnets and groups at 14001-14100, in the same call budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpc_connection_mapping_is_read_and_judged() {
+    let owner = account().await;
+    let o = Builder::new(&owner);
+    let owner_net = network(&o, 9).await;
+    let owner_sg = o.cluster_group(&owner_net.vpc, "cluster", 9098).await;
+    let cluster = o
+        .msk_cluster("shared", &owner_net.private, &[owner_sg], Auth::Iam)
+        .await;
+
+    let account = account().await;
+    let b = Builder::new(&account);
+    let net = network(&b, 10).await;
+    let sg = b.security_group(&net.vpc, "connection").await;
+    b.allow_ingress_from_group(&sg, 443, &sg).await;
+    let groups = vec![sg.clone()];
+    b.endpoint(&net.vpc, "lambda", &net.private, &groups, true)
+        .await;
+    b.endpoint(&net.vpc, "sts", &net.private, &groups, true)
+        .await;
+    let connection = b
+        .kafka
+        .create_vpc_connection()
+        .target_cluster_arn(&cluster)
+        .authentication("SASL_IAM")
+        .vpc_id(&net.vpc)
+        .set_client_subnets(Some(net.private.clone()))
+        .set_security_groups(Some(groups.clone()))
+        .send()
+        .await
+        .expect("CreateVpcConnection")
+        .vpc_connection_arn()
+        .expect("connection arn")
+        .to_string();
+    let f = b.function("consumer").await;
+    let uuid = b.msk_mapping(&f, &connection, false, None).await;
+    let scope = || Scope {
+        mappings: vec![uuid.clone()],
+        ..Default::default()
+    };
+
+    // Only 443 is admitted: the brokers' range is not.
+    account.clear_requests();
+    let (report, counted) = audit(&account, scope()).await;
+    let m = report.mapping(&uuid).unwrap();
+    assert_eq!(m.verdict, Verdict::Fail, "{:#?}", m.findings);
+    assert!(m
+        .findings
+        .iter()
+        .any(|f| f.rule == RuleId::BrokerIngress && f.message.contains("14001-14100")));
+    let calls = by_api(&account.requests());
+    assert_eq!(
+        calls.get("kafka:DescribeVpcConnection"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert!(!calls.contains_key("kafka:DescribeClusterV2"), "{calls:?}");
+    assert!(counted <= 12, "{counted} calls: {calls:?}");
+
+    // The range admitted from the group itself: it passes (the endpoints keep AWS's
+    // full-access policy, advice only).
+    b.ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(14001)
+                .to_port(14100)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(&sg)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("ingress 14001-14100");
+    let (report, _) = audit(&account, scope()).await;
+    let m = report.mapping(&uuid).unwrap();
+    assert_eq!(m.verdict, Verdict::Pass, "{:#?}", m.findings);
 }

@@ -187,6 +187,7 @@ async fn audit(route_tables: Rule) -> Result<Report, CollectError> {
         scope: esm_guard::aws::Scope {
             mappings: vec![UUID.into()],
             vpcs: vec![],
+            ..Default::default()
         },
         ..Default::default()
     };

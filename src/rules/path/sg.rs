@@ -34,14 +34,14 @@ pub enum Missing {
     PrefixList(String),
 }
 
-/// Whether `groups` (ids) let TCP `port` in from (or, `egress`, out to) `peer`. A rule
+/// Whether `groups` (ids) let TCP `ports` in from (or, `egress`, out to) `peer`. A rule
 /// naming one of the peer's groups admits it; otherwise the address ranges of every rule on
 /// the port (prefix lists resolved) together must cover all the addresses the peer may use.
 pub fn allows(
     index: &Index<'_>,
     groups: &[String],
     egress: bool,
-    port: u16,
+    ports: (u16, u16),
     peer: SgPeer<'_>,
 ) -> SgOutcome {
     if groups.is_empty() {
@@ -59,7 +59,7 @@ pub fn allows(
         } else {
             &group.ingress
         };
-        for rule in rules.iter().filter(|r| r.covers_tcp(port)) {
+        for rule in rules.iter().filter(|r| r.covers_tcp_range(ports)) {
             if rule.group_ids.iter().any(|g| peer.groups.contains(g)) {
                 return SgOutcome::Allow;
             }

@@ -122,6 +122,7 @@ fn broker_ingress_is_authorized_from_the_group_itself() {
         ActionKind::AuthorizeIngress {
             group_id: sg.clone(),
             port: 9098,
+            to_port: None,
             source_group_id: sg.clone(),
             reason: RuleId::BrokerIngress
         }
@@ -149,6 +150,7 @@ fn broker_egress_is_authorized_to_the_group_itself() {
         ActionKind::AuthorizeEgress {
             group_id: sg.clone(),
             port: 9098,
+            to_port: None,
             destination_group_id: sg.clone(),
             reason: RuleId::BrokerEgress
         }
@@ -172,6 +174,7 @@ fn endpoint_ingress_is_authorized_from_the_mappings_group() {
         ActionKind::AuthorizeIngress {
             group_id: own.clone(),
             port: 443,
+            to_port: None,
             source_group_id: sg.clone(),
             reason: RuleId::EndpointSgIngress
         }
@@ -202,6 +205,7 @@ fn https_egress_on_the_endpoint_path_is_authorized_to_the_endpoints_group() {
         ActionKind::AuthorizeEgress {
             group_id: sg.clone(),
             port: 443,
+            to_port: None,
             destination_group_id: own,
             reason: RuleId::HttpsEgress
         }
@@ -309,7 +313,7 @@ fn a_new_endpoint_brings_the_rules_it_needs() {
     let auto = automatic(&actions);
     let ingress: Vec<&&Action> = auto
         .iter()
-        .filter(|a| matches!(&a.kind, ActionKind::AuthorizeIngress { group_id, port: 443, source_group_id, reason: RuleId::EndpointSgIngress } if *group_id == sg && *source_group_id == sg))
+        .filter(|a| matches!(&a.kind, ActionKind::AuthorizeIngress { group_id, port: 443, source_group_id, reason: RuleId::EndpointSgIngress, .. } if *group_id == sg && *source_group_id == sg))
         .collect();
     assert_eq!(ingress.len(), 1, "{auto:#?}");
     // It clears the findings the new endpoints would have: they do not exist yet.
