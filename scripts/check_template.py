@@ -843,18 +843,62 @@ def check_write_conditions(r: Report, template: dict[str, Any]) -> None:
     ]
     problems = [p for s in writes for p in write_condition_problems(s)]
     r.check(bool(writes) and not problems, "every write statement carries the opt-out, service and tag conditions", "; ".join(problems))
-    # The tag-on-create grants exist for every create call the code makes with tags.
-    tagged_kinds = {
-        kind
-        for s in writes
-        if "ec2:CreateTags" in as_list(s.get("Action", []))
-        for kind in (res.rsplit(":", 1)[-1].split("/")[0] for res in _resources(s))
-    }
-    r.check(
-        tagged_kinds >= {"vpc-endpoint", "security-group-rule"},
-        "tag-on-create (ec2:CreateTags) is granted for endpoints and security-group rules",
-        f"granted on {sorted(tagged_kinds)}",
-    )
+    # Tag-on-create: every resource kind the code tags in a create call (TagSpecifications),
+    # granted ec2:CreateTags with ec2:CreateAction naming each call that creates that kind, and
+    # the call itself granted on the new resource (AWS checks both once tags are given).
+    for kind, calls in sorted(tagged_creates(Path("src")).items()):
+        tagging = [
+            s for s in writes
+            if "ec2:CreateTags" in as_list(s.get("Action", []))
+            and any(res.rsplit(":", 1)[-1].split("/")[0] in (kind, "*") for res in _resources(s))
+        ]
+        create_actions = {
+            str(v)
+            for s in tagging
+            for v in as_list(((s.get("Condition") or {}).get("StringEquals") or {}).get("ec2:CreateAction", []))
+        }
+        untagged = sorted(c for c in calls if c.split(":", 1)[1] not in create_actions)
+        r.check(
+            bool(calls) and not untagged,
+            f"tag-on-create: ec2:CreateTags on {kind} is granted for {sorted(calls)}",
+            f"no ec2:CreateTags statement on {kind} with ec2:CreateAction {untagged}" if untagged
+            else f"ec2:CreateAction {sorted(create_actions)}" if calls else "no call in src/ creates it",
+        )
+        on_kind = {
+            str(a)
+            for s in writes
+            if any(res.rsplit(":", 1)[-1].split("/")[0] == kind for res in _resources(s))
+            for a in as_list(s.get("Action", []))
+        }
+        missing = sorted(set(calls) - on_kind)
+        r.check(not missing, f"tag-on-create: {sorted(calls)} granted on the new {kind}", f"not granted on {kind}: {missing}" if missing else "")
+
+
+# The EC2 calls that create a resource of each kind (the kinds of TagSpecifications). A kind
+# the code tags that is not here fails the check: add its creating calls.
+CREATORS = {
+    "vpc-endpoint": {"ec2:CreateVpcEndpoint"},
+    "security-group-rule": {"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"},
+    "security-group": {"ec2:CreateSecurityGroup"},
+    "network-acl": {"ec2:CreateNetworkAcl"},
+    "route-table": {"ec2:CreateRouteTable"},
+    "natgateway": {"ec2:CreateNatGateway"},
+}
+RESOURCE_TYPE = re.compile(r"tag_specifications\s*\([^;]*?ResourceType::([A-Za-z]+)", re.S)
+
+
+def tagged_creates(src: Path) -> dict[str, set[str]]:
+    """Resource kind the code tags on create -> the EC2 calls in src/ that create that kind."""
+    calls = set(code_calls(src))
+    kinds: dict[str, set[str]] = {}
+    for path in sorted(src.rglob("*.rs")):
+        text = strip_rust_comments(path.read_text(encoding="utf-8"))
+        for m in RESOURCE_TYPE.finditer(text):
+            kind = re.sub(r"(?<!^)(?=[A-Z])", "-", m.group(1)).lower()
+            # A kind not in CREATORS keeps a placeholder call, which no statement grants.
+            creators = CREATORS[kind] & calls if kind in CREATORS else {f"ec2:<the call that creates {kind}: add it to CREATORS>"}
+            kinds.setdefault(kind, set()).update(creators)
+    return kinds
 
 
 # ---- --render-policy -----------------------------------------------------------------------------
@@ -1037,9 +1081,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--account", help=f"with --render-policy: the account id (default {RENDER_DEFAULTS['account']})")
     parser.add_argument("--region", help=f"with --render-policy: the region (default {RENDER_DEFAULTS['region']})")
     parser.add_argument("--partition", help=f"with --render-policy: the partition (default {RENDER_DEFAULTS['partition']})")
+    parser.add_argument(
+        "--without-statement",
+        metavar="SID",
+        action="append",
+        default=None,
+        help="with --render-policy: leave out the statement SID, as if the template lacked it (tests use it to show "
+        "that the IAM check catches a missing grant); repeatable; a SID the policy does not have is an error",
+    )
     args = parser.parse_args(argv)
     if args.render_policy is None:
         given = [f"--{k}" for k in ("account", "region", "partition") if getattr(args, k) is not None]
+        if args.without_statement is not None:
+            given.append("--without-statement")
         if given:
             parser.error(f"{', '.join(given)}: only with --render-policy")
         return args
@@ -1065,6 +1119,12 @@ def main(argv: list[str] | None = None) -> int:
         except RenderError as e:
             print(f"check_template.py: cannot render the policy: {e}", file=sys.stderr)
             return 1
+        dropped = set(args.without_statement or ())
+        missing = sorted(dropped - {s.get("Sid") for s in document["Statement"]})
+        if missing:
+            print(f"check_template.py: --without-statement: the {args.render_policy} policy has no statement {', '.join(missing)}", file=sys.stderr)
+            return 1
+        document["Statement"] = [s for s in document["Statement"] if s.get("Sid") not in dropped]
         print(json.dumps(document, indent=2))
         return 0
     r = Report()

@@ -1,4 +1,6 @@
-//! A small evaluator for VPC endpoint policies: the IAM subset endpoint policies use.
+//! A small evaluator for VPC endpoint policies: the IAM subset endpoint policies use. The
+//! integration tests also judge the function role's identity policy with it (the IAM check
+//! of every request the function makes): statements without a Principal apply to anyone.
 //!
 //! Deny wins over Allow; wildcards in actions (case-insensitive) and resources; principals
 //! `*`, `{"AWS": ...}` and `{"Service": ...}`. Conditions on keys whose value is known for a
@@ -49,6 +51,9 @@ pub struct ConditionTest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyValue<'a> {
     Is(&'a str),
+    /// A multivalued key (`aws:TagKeys`): only `ForAllValues:` / `ForAnyValue:` operators
+    /// decide on it.
+    Set(&'a [&'a str]),
     /// Known not to be in the request context.
     Absent,
 }
@@ -286,6 +291,14 @@ impl ConditionTest {
             KeyValue::Is(v) => {
                 let any = self.values.iter().any(|p| compare(p, v));
                 bool_tri(any != negated)
+            }
+            KeyValue::Set(values) => {
+                let each = |v: &&str| self.values.iter().any(|p| compare(p, v)) != negated;
+                match set {
+                    Some("ForAllValues") => bool_tri(values.iter().all(each)),
+                    Some("ForAnyValue") => bool_tri(values.iter().any(each)),
+                    _ => unknown("is multivalued and needs ForAllValues or ForAnyValue"),
+                }
             }
         }
     }
@@ -822,6 +835,41 @@ mod tests {
             }),
             Decision::ExplicitDeny(Some("OnlyOurVpce".into()))
         );
+    }
+
+    #[test]
+    fn multivalued_keys_need_a_set_operator() {
+        let with = |condition: &str| {
+            Policy::parse(&format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Action":"ec2:CreateVpcEndpoint","Resource":"*","Condition":{condition}}}]}}"#
+            ))
+            .unwrap()
+        };
+        let decide = |condition: &str, keys: &[&str]| {
+            let context = [("aws:tagkeys", KeyValue::Set(keys))];
+            with(condition).evaluate(&Request {
+                action: "ec2:CreateVpcEndpoint",
+                principal: Principal::Aws(ROLE),
+                resource: Some("arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/*"),
+                context: &context,
+            })
+        };
+        let all = r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}"#;
+        assert_eq!(decide(all, &["a"]), Decision::Allow);
+        assert_eq!(decide(all, &["a", "b"]), Decision::Allow);
+        assert_eq!(decide(all, &["a", "c"]), Decision::ImplicitDeny);
+        // Vacuously true with no keys, as IAM documents for ForAllValues.
+        assert_eq!(decide(all, &[]), Decision::Allow);
+        let any = r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["a"]}}"#;
+        assert_eq!(decide(any, &["c", "a"]), Decision::Allow);
+        assert_eq!(decide(any, &["c"]), Decision::ImplicitDeny);
+        assert_eq!(decide(any, &[]), Decision::ImplicitDeny);
+        let none = r#"{"ForAllValues:StringNotEquals":{"aws:TagKeys":["secret"]}}"#;
+        assert_eq!(decide(none, &["a"]), Decision::Allow);
+        assert_eq!(decide(none, &["a", "secret"]), Decision::ImplicitDeny);
+        // Without a set operator a multivalued key decides nothing.
+        let plain = r#"{"StringEquals":{"aws:TagKeys":"a"}}"#;
+        assert!(matches!(decide(plain, &["a"]), Decision::Undecidable(_)));
     }
 
     #[test]

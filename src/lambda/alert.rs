@@ -230,7 +230,10 @@ impl Message {
     }
 }
 
-// Chatbot's limits on custom notifications (and a margin).
+// Bounds of esm-guard's own, not AWS's: the custom-notification page
+// (https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html) gives the schema
+// and no length limit for any field. They keep a Slack message readable; what bounds the
+// whole message for certain is SNS's publish limit (SNS_MAX_BYTES), enforced below.
 const TITLE_MAX: usize = 250;
 const DESCRIPTION_MAX: usize = 7500;
 const NEXT_STEPS_MAX: usize = 8;
@@ -323,6 +326,15 @@ pub fn compose(ctx: &AlertContext<'_>) -> Message {
             value: ctx.kind.as_str().to_string(),
         },
     ];
+    // What the open alert said before this message: a filter on it also sees a failure
+    // that turns into a warning (a change, not a close).
+    if let Some(before) = ctx.previous.filter(|p| p.open).and_then(|p| p.severity) {
+        attributes.push(Attribute {
+            name: "previous_severity",
+            data_type: "String",
+            value: before.as_str().to_string(),
+        });
+    }
     if !facts.rules.is_empty() {
         attributes.insert(
             2,
@@ -1826,6 +1838,40 @@ mod tests {
             assert!(msg.subject.contains(UUID), "{}", msg.subject);
             assert!(msg.subject.contains("FAIL"), "{}", msg.subject);
         }
+        // The closes, of an alert opened for that function.
+        let open = next_state(AlertKind::New, None, Some(&p), &m.function_arn, 0);
+        let mut healed = m.clone();
+        healed.findings.clear();
+        healed.verdict = Verdict::Pass;
+        let healing = MappingHealing {
+            uuid: UUID.into(),
+            outcome: Healing::Healed,
+            verdict_before: Verdict::Fail,
+            verdict_after: Verdict::Pass,
+            created: vec!["vpce-0123456789abcdef0".into()],
+        };
+        for (kind, word) in [
+            (AlertKind::Resolved, "RESOLVED"),
+            (AlertKind::Deleted, "CLOSED"),
+            (AlertKind::Remediated, "HEALED"),
+        ] {
+            let mapping = (kind != AlertKind::Deleted).then_some(&healed);
+            let mut c = ctx(kind, mapping, None, Some(&open), &[]);
+            if kind == AlertKind::Remediated {
+                c.healing = Some(&healing);
+            }
+            let msg = compose(&c);
+            assert!(
+                msg.subject.len() < 100 && msg.subject.is_ascii(),
+                "{}",
+                msg.subject
+            );
+            assert!(
+                msg.subject.contains(UUID) && msg.subject.contains(word),
+                "{}",
+                msg.subject
+            );
+        }
     }
 
     #[test]
@@ -1856,6 +1902,29 @@ mod tests {
                 "{kind:?}"
             );
             assert!(msg.subject.contains(UUID) && msg.subject.len() < 100);
+            assert_eq!(attribute(&msg, "previous_severity"), "fail", "{kind:?}");
         }
+        // A failure that becomes a warning is a change: it says what it was.
+        let warn = mapping(vec![finding(
+            RuleId::NatCrossAz,
+            Severity::Warn,
+            &["nat-1"],
+            "the NAT gateway is in another AZ",
+        )]);
+        let wp = problem(&warn, Severity::Warn).unwrap();
+        let fp = problem(&m, Severity::Warn).unwrap();
+        let failing = next_state(AlertKind::New, None, Some(&fp), FUNCTION, 0);
+        let msg = compose(&ctx(
+            AlertKind::Changed,
+            Some(&warn),
+            Some(&wp),
+            Some(&failing),
+            &[],
+        ));
+        assert_eq!(attribute(&msg, "severity"), "warn");
+        assert_eq!(attribute(&msg, "previous_severity"), "fail");
+        // A new alert has nothing before it.
+        let msg = compose(&ctx(AlertKind::New, Some(&m), Some(&p), None, &[]));
+        assert_eq!(attribute(&msg, "previous_severity"), "");
     }
 }

@@ -115,6 +115,10 @@ async fn env() -> Env {
 }
 
 impl Env {
+    fn deps_sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.account.config)
+    }
+
     /// Everything published since the last call (SNS delivers to SQS within Publish here).
     async fn received(&self) -> Vec<Received> {
         let mut out = Vec::new();
@@ -378,6 +382,90 @@ async fn broken_mapping_alerts_once_then_resolves_after_the_fix() {
         .await;
     assert!(outcome.alerts.is_empty());
     assert!(env.received().await.is_empty());
+}
+
+/// A second SQS subscriber of the alert topic, with `filter` as its filter policy; returns
+/// a closure-free handle: the queue URL.
+async fn filtered_subscriber(env: &Env, name: &str, filter: &str) -> String {
+    let url = env
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let arn = format!("arn:aws:sqs:us-east-1:{}:{name}", env.account.id);
+    env.deps_sns()
+        .subscribe()
+        .topic_arn(&env.deps.config.alert_topic_arn)
+        .protocol("sqs")
+        .endpoint(arn)
+        .attributes("FilterPolicy", filter)
+        .attributes("RawMessageDelivery", "false")
+        .send()
+        .await
+        .expect("Subscribe with a filter policy");
+    url
+}
+
+async fn kinds_in(env: &Env, url: &str) -> Vec<String> {
+    let page = env
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let mut kinds = Vec::new();
+    for m in page.messages() {
+        let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        kinds.push(
+            envelope["MessageAttributes"]["alert_kind"]["Value"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string(),
+        );
+        env.sqs
+            .delete_message()
+            .queue_url(url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    kinds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_on_failures_sees_a_failure_and_its_close_and_nothing_else() {
+    let mut env = env().await;
+    env.deps.config.alert_min_severity = Severity::Info;
+    let failures = filtered_subscriber(&env, "failures", r#"{"severity": ["fail"]}"#).await;
+    let (uuid, cluster, sg, _) = env.broken_mapping(34).await;
+
+    env.handle(&create_event(&uuid, &cluster), NOW).await;
+    assert_eq!(kinds_in(&env, &failures).await, ["new"]);
+    env.b.allow_ingress_from_group(&sg, 9098, &sg).await;
+    let outcome = env.handle(&authorize_event(&sg, 9098), NOW + HOUR).await;
+    assert_eq!(
+        outcome.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        ["resolved"]
+    );
+    assert_eq!(kinds_in(&env, &failures).await, ["resolved"]);
+
+    // A mapping that only gets advice alerts the unfiltered subscriber, not this one.
+    let function = env.b.function("advice-consumer").await;
+    let advice = env.b.msk_mapping(&function, &cluster, true, None).await;
+    let outcome = env
+        .handle(&create_event(&advice, &cluster), NOW + 2 * HOUR)
+        .await;
+    assert_eq!(outcome.verdicts.fail, 0, "{outcome:?}");
+    env.received().await;
+    assert!(kinds_in(&env, &failures).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,3 +47,21 @@ pub fn default_config(alert_topic_arn: String) -> Config {
         max_actions_per_run: 10,
     }
 }
+
+/// The function's dependencies in `account`: its alert topic and state table created as the
+/// template creates them, and the template's defaults with `remediation`.
+pub async fn deps(account: &Account, remediation: Remediation) -> esm_guard::lambda::handler::Deps {
+    let topic = aws_sdk_sns::Client::new(&account.config)
+        .create_topic()
+        .name("esm-guard-alerts")
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn()
+        .expect("topic arn")
+        .to_string();
+    create_state_table(account).await;
+    let mut config = default_config(topic);
+    config.remediation = remediation;
+    esm_guard::lambda::handler::Deps::new(&account.config, config)
+}
