@@ -1,12 +1,13 @@
 //! esm-guard: keeps Lambda's Kafka event source mappings connected.
 //!
-//! The core (`model`, `rules`, `policy`, `plan`, `report`) is pure: a snapshot in, a report
+//! The core (`model`, `rules`, `policy`, `plan`, `report`, `alert`) is pure: a snapshot in, a report
 //! and a plan out. The edges (`aws`) read and write AWS.
 
 // Data from AWS and from events is never trusted to be well-formed: outside tests, no
 // `unwrap`/`expect` (enforced by `cargo clippy --all-targets -- -D warnings`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alert;
 pub mod aws;
 pub mod cli;
 pub mod escape;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::lambda::alert::Message;
+use crate::alert::Message;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

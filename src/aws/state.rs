@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::lambda::alert::AlertState;
+use crate::alert::AlertState;
 use crate::rules::Severity;
 
 /// A stored state, the version it was read at, and any claim on it.

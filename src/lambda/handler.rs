@@ -9,10 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::alert::{self, AlertContext, AlertKind};
 use super::config::Config;
 use super::event::{classify, foreign, EventError, MappingChange, Trigger};
 use super::metrics::Metrics;
+use crate::alert::{self, AlertContext, AlertKind};
 use crate::aws::alert::{PublishError, Publisher};
 use crate::aws::locate::{LocateError, Locator, MappingStatus};
 use crate::aws::state::{StateError, StateStore};

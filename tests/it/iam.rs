@@ -134,6 +134,14 @@ async fn every_fix_the_function_applies_is_allowed_by_the_apply_role_and_needs_i
     let policy = iam::role_policy("apply", &account.id, &[]);
     let denied = iam::denied(&policy, &log, &account.id, &tags);
     assert!(denied.is_empty(), "{}", denied.join("\n"));
+    let checked: usize = log
+        .iter()
+        .map(|r| iam::authorizations(r, &account.id, &tags).unwrap().len())
+        .sum();
+    println!(
+        "IAM check: {} requests, {checked} authorizations, all allowed",
+        log.len()
+    );
     // The log holds every kind of call the function makes here, reads and writes.
     let calls = distinct_calls(&log);
     for call in [

@@ -543,8 +543,8 @@ async fn racing_invocations_alert_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_writes_are_conditional_on_the_version_read() {
+    use esm_guard::alert::AlertState;
     use esm_guard::aws::state::StateStore;
-    use esm_guard::lambda::alert::AlertState;
     let env = env().await;
     let store = StateStore::new(env.dynamodb.clone(), TABLE);
     let state = AlertState {
@@ -590,8 +590,8 @@ async fn state_writes_are_conditional_on_the_version_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mapping_claimed_by_another_invocation_is_left_to_it() {
+    use esm_guard::alert::AlertState;
     use esm_guard::aws::state::StateStore;
-    use esm_guard::lambda::alert::AlertState;
     let mut env = env().await;
     env.deps.options.race_reads = 2;
     let (uuid, cluster, _, _) = env.broken_mapping(38).await;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use esm_guard::lambda::alert::{compose, problem, AlertContext, AlertKind, SNS_MAX_BYTES};
+use esm_guard::alert::{compose, problem, AlertContext, AlertKind, SNS_MAX_BYTES};
 use esm_guard::lambda::config::Remediation;
 use esm_guard::plan::plan;
 use esm_guard::report::to_text;
