@@ -82,7 +82,7 @@ SRC = Path("src")
 FUNCTION = "GuardFunction"
 
 # Services whose SDK calls src/ makes, by client variable name (= IAM service prefix).
-SERVICES = ("ec2", "lambda", "kafka", "sns", "dynamodb")
+SERVICES = ("ec2", "lambda", "kafka", "sns", "dynamodb", "scheduler")
 
 # Granted without being called by the code: explain every entry.
 GRANTED_NOT_CALLED = {
@@ -94,6 +94,9 @@ GRANTED_NOT_CALLED = {
     # authorized as ec2:CreateTags (condition ec2:CreateAction = CreateVpcEndpoint); the code
     # never calls CreateTags itself.
     "ec2:CreateTags": "authorizes the TagSpecifications of CreateVpcEndpoint",
+    # CreateSchedule passes FollowUpRole to Scheduler (Target.RoleArn): IAM authorizes that
+    # as iam:PassRole (condition iam:PassedToService = scheduler.amazonaws.com).
+    "iam:PassRole": "authorizes the Target.RoleArn of scheduler:CreateSchedule",
 }
 
 # Actions without resource-level permissions: the only ones allowed with Resource "*".

@@ -22,8 +22,8 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
     GET    /_esm_guard/health
         ``{"ok": true}``.
     GET    /_esm_guard/requests[?account=ACCOUNT][&service=SVC][&action=ACTION]
-        Every AWS request received (in arrival order, faulted ones included, control and
-        /moto-api requests excluded) as
+        Every AWS request received (in arrival order, faulted and refused ones included,
+        control and /moto-api requests excluded) as
         ``{"service": "ec2", "action": "DescribeSubnets", "account": "123456789012",
         "region": "us-east-1", "params": {}}``.  service/region come from the SigV4 credential
         scope; action from the ``Action`` parameter (query protocols), the ``X-Amz-Target``
@@ -49,7 +49,9 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
           GetBootstrapBrokers, ...), ``Arn`` (Describe/DeleteVpcConnection).
         * DynamoDB: ``TableName`` (body).  SNS: ``TopicArn``.
         * Scheduler: ``Name`` (path), ``GroupName`` (body, or the ``groupName`` /
-          ``ScheduleGroup`` query parameter).
+          ``ScheduleGroup`` query parameter); for a request whose body has a ``Target``
+          (CreateSchedule, UpdateSchedule), ``RoleArn`` (``Target.RoleArn``, the role
+          Scheduler passes: iam:PassRole) and ``TargetArn`` (``Target.Arn``).
         * Anything else: ``{}``.
     DELETE /_esm_guard/requests[?account=ACCOUNT]
         Clears the log of that account (all accounts without the parameter).
@@ -149,6 +151,39 @@ What is patched in moto 5.2.5 (see ``apply_patches``)
       peering); CreateNatGateway without ConnectivityType is ``public``.
     * SNS: Publish with MessageStructure=json requires a "default" key, as AWS does.
     * EventBridge: TestEventPattern (moto: not implemented) using moto's rule matcher.
+    * EventBridge Scheduler (moto accepts any shape; a missing group is a KeyError, HTTP 500;
+      a second CreateSchedule of a name answers ConflictException with HTTP 400).
+      CreateSchedule, GetSchedule and DeleteSchedule are checked before moto sees them
+      (``scheduler_rejection``), after any fault rule, and answered like AWS: the status,
+      ``x-amzn-ErrorType: CODE`` and the body ``{"Message": "..."}``.  In this order:
+
+      - 400 ValidationException, the message AWS-style (``1 validation error detected:
+        Value 'x' at 'target.roleArn' failed to satisfy constraint: ...``), when: Name
+        (path) or GroupName (body; ``groupName`` query for Get/Delete) is not 1-64 of
+        ``[0-9a-zA-Z-_.]``; ScheduleExpression, FlexibleTimeWindow (with Mode) or Target
+        (with Arn and RoleArn) is missing; ScheduleExpression is over 256 characters,
+        ScheduleExpressionTimezone not 1-50, Description over 512; FlexibleTimeWindow.Mode
+        not OFF/FLEXIBLE or MaximumWindowInMinutes not 1-1440; Target.Arn not 1-1600;
+        Target.RoleArn not ``arn:aws[a-z-]*:iam::<12 digits>:role/<name>``; Target.Input
+        empty; Target.RetryPolicy MaximumEventAgeInSeconds not 60-86400 or
+        MaximumRetryAttempts not 0-185; Target.DeadLetterConfig.Arn not an SQS ARN;
+        KmsKeyArn not a KMS key/alias ARN; State not ENABLED/DISABLED;
+        ActionAfterCompletion not NONE/DELETE; ClientToken (body; ``clientToken`` query for
+        Delete) not 1-64 of ``[a-zA-Z0-9-_]``.  Then (one message each): ScheduleExpression
+        not ``at(yyyy-mm-ddThh:mm:ss)`` of a real date and time, ``rate(N unit)`` with
+        N >= 1 and unit minute(s)/hour(s)/day(s), or ``cron(...)`` of 6 fields;
+        MaximumWindowInMinutes given with Mode OFF or missing with FLEXIBLE; Target.Arn
+        not starting with ``arn:``; Target.Input over 256 KB (262144 UTF-8 bytes).
+      - 404 ResourceNotFoundException ``Schedule group NAME does not exist.`` when the
+        group (default ``default``) does not exist in the caller's account and region.
+      - 409 ConflictException ``Schedule NAME already exists.`` (CreateSchedule) when the
+        group has a schedule of that name.
+      Not checked: the cron fields' values, that the timezone exists, StartDate/EndDate,
+      the templated-target parameters (EcsParameters, SqsParameters, ...).  GetSchedule
+      answers moto's stored schedule: Arn, Name, GroupName, ScheduleExpression,
+      ScheduleExpressionTimezone (default UTC), FlexibleTimeWindow, Target (as sent, plus
+      moto's default RetryPolicy 86400 s / 185 attempts), ActionAfterCompletion (null
+      when not sent), State (default ENABLED), CreationDate, LastModificationDate.
 """
 
 from __future__ import annotations
@@ -1147,6 +1182,27 @@ def _patch_events() -> None:
     er.EventsHandler.test_event_pattern = test_event_pattern
 
 
+# --------------------------------------------------------------------------- scheduler
+
+
+def _patch_scheduler() -> None:
+    """What moto gets wrong behind ``scheduler_rejection`` (which answers these first; the
+    patches cover a group or schedule that appears or goes between that check and moto)."""
+    from moto.scheduler import exceptions as se
+    from moto.scheduler.models import EventBridgeSchedulerBackend as Backend
+
+    se.ScheduleExists.code = 409  # moto: 400
+    original_create = Backend.create_schedule
+
+    def create_schedule(self: Any, *args: Any, **kwargs: Any) -> Any:
+        group = kwargs.get("group_name") or "default"
+        if group not in self.schedule_groups:  # moto: KeyError, an HTTP 500
+            raise se.ScheduleGroupNotFound(group)
+        return original_create(self, *args, **kwargs)
+
+    Backend.create_schedule = create_schedule
+
+
 _PATCHED = False
 
 
@@ -1160,6 +1216,7 @@ def apply_patches() -> None:
     _patch_ec2()
     _patch_sns()
     _patch_events()
+    _patch_scheduler()
     _PATCHED = True
 
 
@@ -1280,7 +1337,11 @@ JSON_PARAMS = {"dynamodb": ("TableName",)}  # awsJson services: top-level body m
 REST_PARAMS = {
     "lambda": (("FunctionName", "UUID", "Resource"), ("uri",)),
     "kafka": (("ClusterArn", "Arn"), ("uri",)),
-    "scheduler": (("Name", "GroupName"), ("uri", "querystring", "body")),
+    "scheduler": (("Name", "GroupName", "RoleArn", "TargetArn"), ("uri", "querystring", "body")),
+}
+# REST services: log keys taken from a structure of the JSON body (key -> member path).
+REST_NESTED_PARAMS = {
+    "scheduler": {"RoleArn": ("Target", "RoleArn"), "TargetArn": ("Target", "Arn")},
 }
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z]+)\.(?P<n>\d+)$")
 _TAG_SPEC = re.compile(r"^TagSpecification\.(?P<n>\d+)\.(?:(?P<type>ResourceType)|Tag\.(?P<m>\d+)\.(?P<part>Key|Value))$")
@@ -1388,7 +1449,7 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
     except Exception:
         log.exception("reading the parameters of %s %s", service, action)
     return {"service": service, "action": action, "account": account, "region": region, "protocol": protocol,
-            "params": params}
+            "params": params, "path_params": rest[1] if rest else {}}
 
 
 def request_params(
@@ -1421,6 +1482,10 @@ def request_params(
         for wire, member in route.members["body"].items():
             if member in wanted and isinstance(body.get(wire), str):
                 params[member] = body[wire]
+        for key, (outer, inner) in REST_NESTED_PARAMS.get(service, {}).items():
+            if outer in route.members["body"].values() and isinstance(body.get(outer), dict):
+                if isinstance(body[outer].get(inner), str):
+                    params[key] = body[outer][inner]
     if "querystring" in locations:
         for wire, member in route.members["querystring"].items():
             if member in wanted and wire in query:
@@ -1428,6 +1493,215 @@ def request_params(
     if "uri" in locations:
         params.update({k: v for k, v in path_params.items() if k in wanted})
     return {k: params[k] for k in wanted if k in params}
+
+
+# --------------------------------------------------------------------------- scheduler validation
+
+# EventBridge Scheduler's input constraints (botocore's scheduler model, the API reference).
+SCHEDULER_NAME_RE = re.compile(r"^[0-9a-zA-Z\-_.]+$")  # Name and ScheduleGroupName, 1-64
+SCHEDULER_CLIENT_TOKEN_RE = re.compile(r"^[a-zA-Z0-9\-_]+$")  # 1-64
+SCHEDULER_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")  # 1-1600
+SCHEDULER_KMS_KEY_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9\-]+:\d{12}:(key|alias)/[0-9a-zA-Z\-_]*$")  # 1-2048
+SCHEDULER_DLQ_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+$")  # 1-1600
+SCHEDULER_INPUT_MAX_BYTES = 256 * 1024  # Target.Input: "The maximum size of the Input field is 256 KB"
+SCHEDULER_AT_RE = re.compile(r"^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)$")
+SCHEDULER_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+SCHEDULER_CRON_RE = re.compile(r"^cron\((.*)\)$", re.S)
+SCHEDULER_CHECKED = ("CreateSchedule", "GetSchedule", "DeleteSchedule")
+
+
+class SchedulerRejection(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _aws_value(value: Any) -> str:
+    """A value as AWS's validation messages quote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return json.dumps(value)
+
+
+class _Constraints:
+    """Collects "Value X at 'path' failed to satisfy constraint: ..." like AWS's ValidationException."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def fail(self, value: Any, path: str, constraint: str) -> None:
+        self.errors.append(f"Value {_aws_value(value)} at '{path}' failed to satisfy constraint: {constraint}")
+
+    def required(self, value: Any, path: str) -> bool:
+        if value is None:
+            self.fail(None, path, "Member must not be null")
+            return False
+        return True
+
+    def string(self, value: Any, path: str, low: int, high: int | None = None, pattern: re.Pattern[str] | None = None,
+               enum: tuple[str, ...] = ()) -> None:
+        """Checks an optional string member (call ``required`` first for a required one)."""
+        if value is None:
+            return
+        if not isinstance(value, str):
+            self.fail(value, path, "Member must be a string")
+            return
+        if enum and value not in enum:
+            self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        if len(value) < low or (high is not None and len(value) > high):
+            bound = f"greater than or equal to {low}" + (f" and less than or equal to {high}" if high is not None else "")
+            self.fail(value, path, f"Member must have length {bound}")
+        elif pattern is not None and not pattern.fullmatch(value):
+            self.fail(value, path, f"Member must satisfy regular expression pattern: {pattern.pattern}")
+
+    def integer(self, value: Any, path: str, low: int, high: int) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(value, path, "Member must be an integer")
+        elif value < low:
+            self.fail(value, path, f"Member must have value greater than or equal to {low}")
+        elif value > high:
+            self.fail(value, path, f"Member must have value less than or equal to {high}")
+
+    def structure(self, value: Any, path: str) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, dict):
+            self.fail(value, path, "Member must be a structure")
+            return False
+        return True
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            n = len(self.errors)
+            raise SchedulerRejection(
+                400, "ValidationException",
+                f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(self.errors),
+            )
+
+
+def schedule_expression_problem(expression: str) -> str | None:
+    """Why AWS refuses a ScheduleExpression (at/rate/cron), or None when it is well formed."""
+    m = SCHEDULER_AT_RE.fullmatch(expression)
+    if m:
+        try:
+            datetime(*(int(part) for part in m.groups()))
+        except ValueError:
+            return f"Invalid Schedule Expression {expression}: not a valid date and time."
+        return None
+    m = SCHEDULER_RATE_RE.fullmatch(expression)
+    if m:
+        return None if int(m.group(1)) >= 1 else f"Invalid Schedule Expression {expression}: the value must be at least 1."
+    m = SCHEDULER_CRON_RE.fullmatch(expression)
+    if m:
+        fields = m.group(1).split()
+        if len(fields) == 6:
+            return None
+        return f"Invalid Schedule Expression {expression}: a cron expression has 6 fields, not {len(fields)}."
+    return (f"Invalid Schedule Expression {expression}: use at(yyyy-mm-ddThh:mm:ss), rate(value unit) "
+            "or cron(minutes hours day_of_month month day_of_week year).")
+
+
+def _validate_create_schedule(name: str, body: dict[str, Any]) -> None:
+    c = _Constraints()
+    c.string(name, "name", 1, 64, SCHEDULER_NAME_RE)
+    c.string(body.get("GroupName"), "groupName", 1, 64, SCHEDULER_NAME_RE)
+    expression = body.get("ScheduleExpression")
+    if c.required(expression, "scheduleExpression"):
+        c.string(expression, "scheduleExpression", 1, 256)
+    c.string(body.get("ScheduleExpressionTimezone"), "scheduleExpressionTimezone", 1, 50)
+    c.string(body.get("Description"), "description", 0, 512)
+    c.string(body.get("KmsKeyArn"), "kmsKeyArn", 1, 2048, SCHEDULER_KMS_KEY_RE)
+    c.string(body.get("State"), "state", 0, enum=("ENABLED", "DISABLED"))
+    c.string(body.get("ActionAfterCompletion"), "actionAfterCompletion", 0, enum=("NONE", "DELETE"))
+    c.string(body.get("ClientToken"), "clientToken", 1, 64, SCHEDULER_CLIENT_TOKEN_RE)
+    window = body.get("FlexibleTimeWindow")
+    if c.required(window, "flexibleTimeWindow") and c.structure(window, "flexibleTimeWindow"):
+        if c.required(window.get("Mode"), "flexibleTimeWindow.mode"):
+            c.string(window["Mode"], "flexibleTimeWindow.mode", 0, enum=("OFF", "FLEXIBLE"))
+        c.integer(window.get("MaximumWindowInMinutes"), "flexibleTimeWindow.maximumWindowInMinutes", 1, 1440)
+    target = body.get("Target")
+    if c.required(target, "target") and c.structure(target, "target"):
+        if c.required(target.get("Arn"), "target.arn"):
+            c.string(target["Arn"], "target.arn", 1, 1600)
+        if c.required(target.get("RoleArn"), "target.roleArn"):
+            c.string(target["RoleArn"], "target.roleArn", 1, 1600, SCHEDULER_ROLE_ARN_RE)
+        c.string(target.get("Input"), "target.input", 1)
+        retry = target.get("RetryPolicy")
+        if c.structure(retry, "target.retryPolicy"):
+            c.integer(retry.get("MaximumEventAgeInSeconds"), "target.retryPolicy.maximumEventAgeInSeconds", 60, 86400)
+            c.integer(retry.get("MaximumRetryAttempts"), "target.retryPolicy.maximumRetryAttempts", 0, 185)
+        dlq = target.get("DeadLetterConfig")
+        if c.structure(dlq, "target.deadLetterConfig"):
+            c.string(dlq.get("Arn"), "target.deadLetterConfig.arn", 1, 1600, SCHEDULER_DLQ_ARN_RE)
+    c.raise_if_any()
+    # What the model's constraints do not say, but the service checks.
+    problem = schedule_expression_problem(expression)
+    if problem:
+        raise SchedulerRejection(400, "ValidationException", problem)
+    mode, minutes = window.get("Mode"), window.get("MaximumWindowInMinutes")
+    if mode == "OFF" and minutes is not None:
+        raise SchedulerRejection(400, "ValidationException",
+                                 "MaximumWindowInMinutes must not be provided when FlexibleTimeWindow Mode is OFF.")
+    if mode == "FLEXIBLE" and minutes is None:
+        raise SchedulerRejection(400, "ValidationException",
+                                 "MaximumWindowInMinutes must be provided when FlexibleTimeWindow Mode is FLEXIBLE.")
+    if not target["Arn"].startswith("arn:"):
+        raise SchedulerRejection(400, "ValidationException", f"Invalid target ARN: {target['Arn']}.")
+    if isinstance(target.get("Input"), str) and len(target["Input"].encode("utf-8")) > SCHEDULER_INPUT_MAX_BYTES:
+        raise SchedulerRejection(400, "ValidationException",
+                                 f"Target Input exceeds the maximum size of {SCHEDULER_INPUT_MAX_BYTES} bytes.")
+
+
+def scheduler_rejection(request: dict[str, Any], environ: dict[str, Any]) -> SchedulerRejection | None:
+    """AWS's answer to a CreateSchedule/GetSchedule/DeleteSchedule that moto would wrongly accept
+    (or answer with a 500), or None to let moto serve it."""
+    action = request["action"]
+    if request["service"] != "scheduler" or action not in SCHEDULER_CHECKED:
+        return None
+    name = request.get("path_params", {}).get("Name", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    try:
+        if action == "CreateSchedule":
+            body = _json_body(environ)
+            _validate_create_schedule(name, body)
+            group = body.get("GroupName") or "default"
+        else:
+            c = _Constraints()
+            c.string(name, "name", 1, 64, SCHEDULER_NAME_RE)
+            group = query["groupName"][0] if "groupName" in query else None
+            c.string(group, "groupName", 1, 64, SCHEDULER_NAME_RE)
+            if action == "DeleteSchedule" and "clientToken" in query:
+                c.string(query["clientToken"][0], "clientToken", 1, 64, SCHEDULER_CLIENT_TOKEN_RE)
+            c.raise_if_any()
+            group = group or "default"
+        from moto.scheduler.models import scheduler_backends
+
+        try:
+            backend = scheduler_backends[request["account"]][request["region"]]
+        except Exception:  # a region moto does not know: moto answers
+            return None
+        schedule_group = backend.schedule_groups.get(group)
+        if schedule_group is None:
+            raise SchedulerRejection(404, "ResourceNotFoundException", f"Schedule group {group} does not exist.")
+        if action == "CreateSchedule" and name in schedule_group.schedules:
+            raise SchedulerRejection(409, "ConflictException", f"Schedule {name} already exists.")
+    except SchedulerRejection as rejection:
+        return rejection
+    return None
+
+
+def scheduler_error_response(request: dict[str, Any], rejection: SchedulerRejection) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The REST-JSON error of ``error_response`` with Scheduler's body member ``Message``."""
+    reason, headers, _ = error_parts(request, rejection.status, rejection.code, rejection.message)
+    if rejection.status == 409:
+        reason = "Conflict"
+    data = json.dumps({"Message": rejection.message}).encode()
+    headers.append(("Content-Length", str(len(data))))
+    return f"{rejection.status} {reason}", headers, data
 
 
 # --------------------------------------------------------------------------- faults
@@ -1535,6 +1809,11 @@ class EsmGuardApp:
                     _read_body(environ)  # drain the request so the connection stays usable
                     start_response(status, headers)
                     return [body]
+            rejection = scheduler_rejection(request, environ)
+            if rejection is not None:
+                status, headers, body = scheduler_error_response(request, rejection)
+                start_response(status, headers)
+                return [body]
         return self.moto_app(environ, start_response)
 
     @staticmethod
@@ -1683,7 +1962,7 @@ class EsmGuardApp:
 
 # --------------------------------------------------------------------------- main
 
-PREWARM = ("ec2", "awslambda", "kafka", "sns", "sqs", "dynamodb", "events", "sts", "iam")
+PREWARM = ("ec2", "awslambda", "kafka", "sns", "sqs", "dynamodb", "events", "sts", "iam", "scheduler")
 
 
 def build_app() -> tuple[EsmGuardApp, Any]:
@@ -1703,7 +1982,7 @@ def prewarm(dispatcher: Any) -> None:
                     dispatcher.app_instances[service] = dispatcher.create_app(service)
         except Exception:
             log.exception("prewarming %s", service)
-    for service in ("lambda", "kafka"):
+    for service in ("lambda", "kafka", "scheduler"):
         REST_ROUTER.operation(service, "GET", "/", {})
 
 

@@ -67,6 +67,18 @@ class Ctx:
         with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=dict(req.headers)), timeout=10) as resp:
             return json.loads(resp.read())
 
+    def signed(self, method: str, service: str, account: str, path: str, payload: Any = None) -> tuple[int, dict[str, str], Any]:
+        """A SigV4-signed request with a JSON body: (status, headers with lower-case names, JSON body)."""
+        data = None if payload is None else json.dumps(payload).encode()
+        req = AWSRequest(method=method, url=self.url + path, data=data, headers={"Content-Type": "application/json"})
+        SigV4Auth(Credentials(account, "secret"), service, REGION).add_auth(req)
+        raw = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(req.headers))
+        try:
+            with urllib.request.urlopen(raw, timeout=10) as resp:
+                return resp.status, {k.lower(): v for k, v in resp.headers.items()}, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, {k.lower(): v for k, v in err.headers.items()}, json.loads(err.read() or b"null")
+
     def requests(self, account: str) -> list[dict[str, str]]:
         status, body = self.control("GET", f"/_esm_guard/requests?account={account}")
         assert status == 200, body
@@ -78,6 +90,15 @@ def error_code(call: Callable[[], Any]) -> str:
         call()
     except botocore.exceptions.ClientError as err:
         return err.response["Error"]["Code"]
+    raise AssertionError("call did not fail")
+
+
+def client_error(call: Callable[[], Any]) -> tuple[str, int, str]:
+    """(code, HTTP status, message) of a call that must fail."""
+    try:
+        call()
+    except botocore.exceptions.ClientError as err:
+        return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"], err.response["Error"]["Message"]
     raise AssertionError("call did not fail")
 
 
@@ -632,6 +653,238 @@ def delay_and_reset_faults(ctx: Ctx) -> None:
     assert ctx.control("DELETE", "/_esm_guard/faults")[0] == 200
     bad, _ = ctx.control("POST", "/_esm_guard/faults", {"status": 500})
     assert bad == 400
+
+
+def scheduler(ctx: Ctx, account: str) -> Any:
+    # botocore would refuse some of the invalid shapes before sending them; the server must
+    return boto3.client(
+        "scheduler",
+        endpoint_url=ctx.url,
+        region_name=REGION,
+        aws_access_key_id=account,
+        aws_secret_access_key="secret",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False),
+    )
+
+
+def one_time_schedule(account: str, name: str, **overrides: Any) -> dict[str, Any]:
+    """A valid CreateSchedule request of a one-time sweep; ``overrides`` replace (None: drop) members."""
+    request: dict[str, Any] = {
+        "Name": name,
+        "ScheduleExpression": "at(2030-01-31T23:59:59)",
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "ActionAfterCompletion": "DELETE",
+        "Target": {
+            "Arn": f"arn:aws:lambda:{REGION}:{account}:function:esm-guard",
+            "RoleArn": f"arn:aws:iam::{account}:role/esm-guard-scheduler",
+            "Input": json.dumps({"source": "aws.scheduler", "detail": {"sweep": "esm-1"}}),
+        },
+    }
+    for key, value in overrides.items():
+        if value is None:
+            request.pop(key, None)
+        else:
+            request[key] = value
+    return request
+
+
+@check
+def scheduler_one_time_schedule_round_trip(ctx: Ctx) -> None:
+    account = "100000000014"
+    sch = scheduler(ctx, account)
+    request = one_time_schedule(account, "sweep-esm-1", GroupName="default")
+    arn = sch.create_schedule(**request)["ScheduleArn"]
+    assert arn == f"arn:aws:scheduler:{REGION}:{account}:schedule/default/sweep-esm-1", arn
+    got = sch.get_schedule(Name="sweep-esm-1")
+    assert got["Arn"] == arn and got["Name"] == "sweep-esm-1" and got["GroupName"] == "default", got
+    assert got["ScheduleExpression"] == "at(2030-01-31T23:59:59)" and got["ScheduleExpressionTimezone"] == "UTC", got
+    assert got["FlexibleTimeWindow"] == {"Mode": "OFF"}, got
+    assert got["ActionAfterCompletion"] == "DELETE" and got["State"] == "ENABLED", got
+    target = got["Target"]
+    assert {k: target[k] for k in ("Arn", "RoleArn", "Input")} == request["Target"], target
+    assert json.loads(target["Input"]) == {"source": "aws.scheduler", "detail": {"sweep": "esm-1"}}
+    # the same name again: ConflictException, 409
+    code, status, message = client_error(lambda: sch.create_schedule(**request))
+    assert (code, status) == ("ConflictException", 409), (code, status, message)
+    assert message == "Schedule sweep-esm-1 already exists.", message
+    # other valid shapes: a named group, FLEXIBLE windows, rate and cron, DISABLED, a client token
+    sch.create_schedule_group(Name="esm-guard")
+    for name, expression, window in [
+        ("rate-1", "rate(1 minute)", {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 1}),
+        ("rate-15", "rate(15 minutes)", {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 1440}),
+        ("cron", "cron(0 12 * * ? *)", {"Mode": "OFF"}),
+        ("at-leap", "at(2028-02-29T00:00:00)", {"Mode": "OFF"}),
+    ]:
+        sch.create_schedule(**one_time_schedule(account, name, GroupName="esm-guard", ScheduleExpression=expression,
+                                                FlexibleTimeWindow=window, State="DISABLED", ClientToken="tok-1_A",
+                                                ActionAfterCompletion="NONE"))
+        got = sch.get_schedule(Name=name, GroupName="esm-guard")
+        assert got["ScheduleExpression"] == expression and got["FlexibleTimeWindow"] == window, got
+        assert got["State"] == "DISABLED" and got["ActionAfterCompletion"] == "NONE", got
+    # a name is per group
+    sch.create_schedule(**one_time_schedule(account, "sweep-esm-1", GroupName="esm-guard"))
+    # delete, then it is gone
+    sch.delete_schedule(Name="sweep-esm-1")
+    assert client_error(lambda: sch.get_schedule(Name="sweep-esm-1"))[:2] == ("ResourceNotFoundException", 404)
+    assert client_error(lambda: sch.delete_schedule(Name="sweep-esm-1"))[:2] == ("ResourceNotFoundException", 404)
+    assert sch.get_schedule(Name="sweep-esm-1", GroupName="esm-guard")["GroupName"] == "esm-guard"
+    sch.create_schedule(**request)  # the name is free again
+    # another account has its own schedules
+    assert client_error(lambda: scheduler(ctx, "100000000015").get_schedule(Name="sweep-esm-1"))[0] == "ResourceNotFoundException"
+
+
+FUNCTION = f"arn:aws:lambda:{REGION}:100000000016:function:f"
+ROLE = "arn:aws:iam::100000000016:role/r"
+USER = "arn:aws:iam::100000000016:user/u"
+SCHEDULER_INVALID: list[tuple[str, str, dict[str, Any]]] = [
+    # (what, a part of the message, CreateSchedule members replaced; None drops one): each answers
+    # 400 ValidationException
+    ("name of 65 characters", "at 'name'", {"Name": "n" * 65}),
+    ("name with a space", "at 'name'", {"Name": "bad name"}),
+    ("name with a colon", "at 'name'", {"Name": "sweep:1"}),
+    ("empty group name", "at 'groupName'", {"GroupName": ""}),
+    ("group name of 65 characters", "at 'groupName'", {"GroupName": "g" * 65}),
+    ("group name with a slash", "at 'groupName'", {"GroupName": "esm/guard"}),
+    ("no FlexibleTimeWindow", "Value null at 'flexibleTimeWindow'", {"FlexibleTimeWindow": None}),
+    ("FlexibleTimeWindow without Mode", "Value null at 'flexibleTimeWindow.mode'", {"FlexibleTimeWindow": {}}),
+    ("FlexibleTimeWindow Mode ON", "at 'flexibleTimeWindow.mode'", {"FlexibleTimeWindow": {"Mode": "ON"}}),
+    ("MaximumWindowInMinutes with Mode OFF", "Mode is OFF",
+     {"FlexibleTimeWindow": {"Mode": "OFF", "MaximumWindowInMinutes": 5}}),
+    ("FLEXIBLE without MaximumWindowInMinutes", "Mode is FLEXIBLE", {"FlexibleTimeWindow": {"Mode": "FLEXIBLE"}}),
+    ("MaximumWindowInMinutes 0", "at 'flexibleTimeWindow.maximumWindowInMinutes'",
+     {"FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 0}}),
+    ("MaximumWindowInMinutes 1441", "at 'flexibleTimeWindow.maximumWindowInMinutes'",
+     {"FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 1441}}),
+    ("no ScheduleExpression", "Value null at 'scheduleExpression'", {"ScheduleExpression": None}),
+    ("empty ScheduleExpression", "at 'scheduleExpression'", {"ScheduleExpression": ""}),
+    ("ScheduleExpression of 257 characters", "at 'scheduleExpression'",
+     {"ScheduleExpression": "cron(0 12 * * ? *)" + " " * 239}),
+    ("at() of February 30", "Invalid Schedule Expression", {"ScheduleExpression": "at(2030-02-30T00:00:00)"}),
+    ("at() of hour 24", "Invalid Schedule Expression", {"ScheduleExpression": "at(2030-01-01T24:00:00)"}),
+    ("at() without seconds", "Invalid Schedule Expression", {"ScheduleExpression": "at(2030-01-01T00:00)"}),
+    ("at() with a zone", "Invalid Schedule Expression", {"ScheduleExpression": "at(2030-01-01T00:00:00Z)"}),
+    ("at() of a date only", "Invalid Schedule Expression", {"ScheduleExpression": "at(2030-01-01)"}),
+    ("rate(0 minutes)", "Invalid Schedule Expression", {"ScheduleExpression": "rate(0 minutes)"}),
+    ("rate in weeks", "Invalid Schedule Expression", {"ScheduleExpression": "rate(1 week)"}),
+    ("rate in seconds", "Invalid Schedule Expression", {"ScheduleExpression": "rate(30 seconds)"}),
+    ("rate without a unit", "Invalid Schedule Expression", {"ScheduleExpression": "rate(5)"}),
+    ("cron of 5 fields", "Invalid Schedule Expression", {"ScheduleExpression": "cron(0 12 * * ?)"}),
+    ("cron of 7 fields", "Invalid Schedule Expression", {"ScheduleExpression": "cron(0 0 12 * * ? *)"}),
+    ("an ISO timestamp", "Invalid Schedule Expression", {"ScheduleExpression": "2030-01-01T00:00:00"}),
+    ("empty timezone", "at 'scheduleExpressionTimezone'", {"ScheduleExpressionTimezone": ""}),
+    ("timezone of 51 characters", "at 'scheduleExpressionTimezone'", {"ScheduleExpressionTimezone": "T" * 51}),
+    ("no Target", "Value null at 'target'", {"Target": None}),
+    ("Target without Arn", "Value null at 'target.arn'", {"Target": {"RoleArn": ROLE}}),
+    ("Target without RoleArn", "Value null at 'target.roleArn'", {"Target": {"Arn": FUNCTION}}),
+    ("Target.Arn not an ARN", "Invalid target ARN", {"Target": {"Arn": "esm-guard", "RoleArn": ROLE}}),
+    ("Target.RoleArn not an ARN", "at 'target.roleArn'", {"Target": {"Arn": FUNCTION, "RoleArn": "esm-guard-role"}}),
+    ("Target.RoleArn not a role", "at 'target.roleArn'", {"Target": {"Arn": FUNCTION, "RoleArn": USER}}),
+    ("empty Target.Input", "at 'target.input'", {"Target": {"Arn": FUNCTION, "RoleArn": ROLE, "Input": ""}}),
+    ("Target.Input over 256 KB", "Target Input exceeds",
+     {"Target": {"Arn": FUNCTION, "RoleArn": ROLE, "Input": "x" * (256 * 1024 + 1)}}),
+    ("MaximumRetryAttempts 186", "at 'target.retryPolicy.maximumRetryAttempts'",
+     {"Target": {"Arn": FUNCTION, "RoleArn": ROLE, "RetryPolicy": {"MaximumRetryAttempts": 186}}}),
+    ("MaximumEventAgeInSeconds 59", "at 'target.retryPolicy.maximumEventAgeInSeconds'",
+     {"Target": {"Arn": FUNCTION, "RoleArn": ROLE, "RetryPolicy": {"MaximumEventAgeInSeconds": 59}}}),
+    ("dead-letter queue not an SQS ARN", "at 'target.deadLetterConfig.arn'",
+     {"Target": {"Arn": FUNCTION, "RoleArn": ROLE, "DeadLetterConfig": {"Arn": FUNCTION}}}),
+    ("KmsKeyArn not a KMS ARN", "at 'kmsKeyArn'", {"KmsKeyArn": "alias/esm-guard"}),
+    ("Description of 513 characters", "at 'description'", {"Description": "d" * 513}),
+    ("ActionAfterCompletion KEEP", "at 'actionAfterCompletion'", {"ActionAfterCompletion": "KEEP"}),
+    ("ActionAfterCompletion in lower case", "at 'actionAfterCompletion'", {"ActionAfterCompletion": "delete"}),
+    ("ClientToken with a space", "at 'clientToken'", {"ClientToken": "bad token"}),
+    ("ClientToken of 65 characters", "at 'clientToken'", {"ClientToken": "t" * 65}),
+    ("State PAUSED", "at 'state'", {"State": "PAUSED"}),
+]
+
+
+@check
+def scheduler_refuses_what_aws_refuses(ctx: Ctx) -> None:
+    account = "100000000016"
+    sch = scheduler(ctx, account)
+    failures = []
+    for what, fragment, overrides in SCHEDULER_INVALID:
+        request = one_time_schedule(account, "invalid", **overrides)
+        try:
+            sch.create_schedule(**request)
+        except botocore.exceptions.ClientError as err:
+            got = (err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"])
+            if got != ("ValidationException", 400) or fragment not in err.response["Error"]["Message"]:
+                failures.append((what, got, err.response["Error"]["Message"]))
+        else:
+            failures.append((what, "created"))
+            sch.delete_schedule(Name=request["Name"], **({"GroupName": request["GroupName"]} if request.get("GroupName") else {}))
+    assert not failures, failures
+    # none of them was created; the largest valid Input is
+    assert client_error(lambda: sch.get_schedule(Name="invalid"))[0] == "ResourceNotFoundException"
+    big = one_time_schedule(account, "big-input")
+    big["Target"]["Input"] = "x" * (256 * 1024)
+    sch.create_schedule(**big)
+    assert len(sch.get_schedule(Name="big-input")["Target"]["Input"]) == 256 * 1024
+    # Get/Delete check the name, the group name and the client token too
+    for call in (lambda: sch.get_schedule(Name="bad name"), lambda: sch.get_schedule(Name="n" * 65),
+                 lambda: sch.get_schedule(Name="ok", GroupName="bad group"),
+                 lambda: sch.delete_schedule(Name="bad name"),
+                 lambda: sch.delete_schedule(Name="ok", GroupName="g" * 65),
+                 lambda: sch.delete_schedule(Name="big-input", ClientToken="bad token")):
+        assert client_error(call)[:2] == ("ValidationException", 400)
+    # the wire: status, x-amzn-ErrorType and {"Message": ...}, AWS's validation message
+    status, headers, body = ctx.signed("POST", "scheduler", account, "/schedules/wire", {
+        "ScheduleExpression": "rate(5 minutes)", "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": f"arn:aws:lambda:{REGION}:{account}:function:f", "RoleArn": "role"}})
+    assert status == 400 and headers.get("x-amzn-errortype") == "ValidationException", (status, headers)
+    assert body == {"Message": "1 validation error detected: Value 'role' at 'target.roleArn' failed to satisfy constraint: "
+                               "Member must satisfy regular expression pattern: "
+                               r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"}, body
+    status, headers, body = ctx.signed("POST", "scheduler", account, "/schedules/wire", {})
+    assert status == 400 and body["Message"].startswith("3 validation errors detected: Value null at 'scheduleExpression'"), body
+
+
+@check
+def scheduler_missing_group(ctx: Ctx) -> None:
+    account = "100000000017"
+    sch = scheduler(ctx, account)
+    request = one_time_schedule(account, "sweep", GroupName="nope")
+    for call in (lambda: sch.create_schedule(**request), lambda: sch.get_schedule(Name="sweep", GroupName="nope"),
+                 lambda: sch.delete_schedule(Name="sweep", GroupName="nope")):
+        assert client_error(call) == ("ResourceNotFoundException", 404, "Schedule group nope does not exist."), client_error(call)
+    status, headers, body = ctx.signed("POST", "scheduler", account, "/schedules/sweep", request)
+    assert (status, headers.get("x-amzn-errortype"), body) == (
+        404, "ResourceNotFoundException", {"Message": "Schedule group nope does not exist."}), (status, headers, body)
+    # a group of another account does not count
+    scheduler(ctx, "100000000018").create_schedule_group(Name="nope")
+    assert client_error(lambda: sch.create_schedule(**request))[0] == "ResourceNotFoundException"
+    sch.create_schedule_group(Name="nope")
+    sch.create_schedule(**request)
+    assert sch.get_schedule(Name="sweep", GroupName="nope")["Arn"].endswith(":schedule/nope/sweep")
+
+
+@check
+def scheduler_request_log_params(ctx: Ctx) -> None:
+    account = "100000000019"
+    sch = scheduler(ctx, account)
+    sch.create_schedule_group(Name="esm-guard")
+    ctx.control("DELETE", f"/_esm_guard/requests?account={account}")
+    sch.create_schedule(**one_time_schedule(account, "in-group", GroupName="esm-guard"))
+    sch.create_schedule(**one_time_schedule(account, "in-default"))
+    sch.get_schedule(Name="in-group", GroupName="esm-guard")
+    sch.delete_schedule(Name="in-default")
+    client_error(lambda: sch.create_schedule(**one_time_schedule(account, "refused", State="PAUSED")))
+    update = one_time_schedule(account, "in-group", GroupName="esm-guard", ActionAfterCompletion=None)
+    update["Target"]["RoleArn"] = f"arn:aws:iam::{account}:role/other"
+    sch.update_schedule(**update)
+    target, role = f"arn:aws:lambda:{REGION}:{account}:function:esm-guard", f"arn:aws:iam::{account}:role/esm-guard-scheduler"
+    logged = [(r["service"], r["action"], r["params"]) for r in ctx.requests(account)]
+    assert logged == [
+        ("scheduler", "CreateSchedule", {"Name": "in-group", "GroupName": "esm-guard", "RoleArn": role, "TargetArn": target}),
+        ("scheduler", "CreateSchedule", {"Name": "in-default", "RoleArn": role, "TargetArn": target}),
+        ("scheduler", "GetSchedule", {"Name": "in-group", "GroupName": "esm-guard"}),
+        ("scheduler", "DeleteSchedule", {"Name": "in-default"}),
+        ("scheduler", "CreateSchedule", {"Name": "refused", "RoleArn": role, "TargetArn": target}),
+        ("scheduler", "UpdateSchedule", {"Name": "in-group", "GroupName": "esm-guard",
+                                         "RoleArn": f"arn:aws:iam::{account}:role/other", "TargetArn": target}),
+    ], logged
 
 
 @check

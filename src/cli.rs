@@ -86,6 +86,24 @@ pub struct AuditArgs {
     /// The largest snapshot file read, in bytes.
     #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
     pub max_snapshot_bytes: u64,
+    /// With one --esm: wait up to MINUTES (fractions allowed) for Lambda's report of a
+    /// problem on that mapping to clear, then judge it again; still reported then: fail.
+    #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
+    pub wait_confirm: Option<f64>,
+    /// With --wait-confirm: seconds between two looks at Lambda's report.
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub poll_interval: u64,
+}
+
+/// Minutes from 0 (exclusive) to 120, fractions allowed (`0.5` is 30 seconds).
+fn parse_minutes(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 && m <= 120.0 => Ok(m),
+        _ => Err(format!(
+            "{} is not a number of minutes from more than 0 to 120 (e.g. 10 or 0.5)",
+            quote(text)
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -202,6 +220,19 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Audit(args) => {
             let mode = args.remediate;
+            if args.wait_confirm.is_some() {
+                if args.snapshot.is_some() {
+                    return Err(CliError::Usage(
+                        "--wait-confirm watches AWS: it cannot run on a --snapshot".into(),
+                    ));
+                }
+                if args.target.esms.len() != 1 {
+                    return Err(CliError::Usage(format!(
+                        "--wait-confirm needs exactly one --esm (given {})",
+                        args.target.esms.len()
+                    )));
+                }
+            }
             let (report, actions, results, healing) = match &args.snapshot {
                 Some(path) => {
                     if mode == Mode::Apply {
@@ -222,12 +253,18 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
                 }
                 None => {
                     let run = remediate(&args.target, mode, args.max_actions).await?;
-                    (
-                        run.after_report,
-                        run.after_actions,
-                        run.results,
-                        run.healing,
-                    )
+                    match args.wait_confirm {
+                        Some(minutes) => {
+                            let (report, actions) = wait_confirm(&args, &run, minutes).await?;
+                            (report, actions, run.results, run.healing)
+                        }
+                        None => (
+                            run.after_report,
+                            run.after_actions,
+                            run.results,
+                            run.healing,
+                        ),
+                    }
                 }
             };
             let remediation = (mode != Mode::Off).then_some(RemediationDocument {
@@ -339,7 +376,11 @@ async fn collect(target: &Target) -> Result<Snapshot, CliError> {
     Ok(collection.snapshot)
 }
 
-async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aws::Run, CliError> {
+async fn remediate(
+    target: &Target,
+    mode: Mode,
+    max_actions: usize,
+) -> Result<crate::audit::Run, CliError> {
     let clients = clients(target).await?;
     let spinner = spinner();
     let progress = |step: &str| spinner.set_message(step.to_string());
@@ -348,11 +389,112 @@ async fn remediate(target: &Target, mode: Mode, max_actions: usize) -> Result<aw
         for_remediation: false,
         deadline: None,
     };
-    let result = aws::remediate(&clients, &options, mode, max_actions, &progress).await;
+    let result = crate::audit::remediate(&clients, &options, mode, max_actions, &progress).await;
     spinner.finish_and_clear();
     let run = result?;
     tracing::info!(calls = run.calls, "audited");
     Ok(run)
+}
+
+/// `--wait-confirm`: polls Lambda's report on the one mapping until it no longer reports a
+/// problem or `minutes` pass, then judges the mapping again. A report still there at the
+/// end is judged `StillFailing` (fail): waiting was the follow-up check.
+async fn wait_confirm(
+    args: &AuditArgs,
+    run: &crate::audit::Run,
+    minutes: f64,
+) -> Result<(Report, Vec<Action>), CliError> {
+    use crate::rules::reported::{reassess, Confirmation};
+    let esm = &args.target.esms[0];
+    let uuid = esm.rsplit(':').next().unwrap_or(esm).to_string();
+    let reported = run
+        .after_report
+        .mapping(&uuid)
+        .is_some_and(|m| m.lambda_report.is_some());
+    if !reported {
+        let _ = writeln!(
+            std::io::stderr(),
+            "Lambda reports no problem on {uuid}: nothing to wait for"
+        );
+        return Ok((run.after_report.clone(), run.after_actions.clone()));
+    }
+    let clients = clients(&args.target).await?;
+    let started = tokio::time::Instant::now();
+    let limit = Duration::from_secs_f64(minutes * 60.0);
+    let interval = Duration::from_secs(args.poll_interval);
+    let spinner = spinner();
+    let mut looks = 0u32;
+    let cleared = loop {
+        looks += 1;
+        let result = clients
+            .lambda
+            .get_event_source_mapping()
+            .uuid(&uuid)
+            .send()
+            .await;
+        let text = match result {
+            Ok(out) => out.last_processing_result().unwrap_or_default().to_string(),
+            Err(e) => {
+                // A failed look is not a confirmation: try again until the time is up.
+                let error = aws::one_line(
+                    &aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                );
+                tracing::warn!(%error, "lambda:GetEventSourceMapping failed");
+                "PROBLEM: (not read)".to_string()
+            }
+        };
+        if !text.trim_start().starts_with("PROBLEM:") {
+            break Some(text);
+        }
+        let waited = started.elapsed();
+        if waited + interval > limit {
+            break None;
+        }
+        spinner.set_message(format!(
+            "waiting for Lambda to confirm {uuid}: {}s of {}s",
+            waited.as_secs(),
+            limit.as_secs()
+        ));
+        tokio::time::sleep(interval).await;
+    };
+    spinner.finish_and_clear();
+    let waited = started.elapsed().as_secs();
+    let fresh = remediate(&args.target, Mode::Off, 0).await?;
+    let mut report = fresh.after_report;
+    match &cleared {
+        Some(text) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "Lambda confirmed: the last processing result of {uuid} is now \"{}\" (after {waited}s)",
+                crate::escape::terminal(&aws::one_line(text))
+            );
+        }
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "Lambda still reports a problem on {uuid} after {waited}s ({looks} looks)"
+            );
+            let created = crate::audit::changed_mappings(&run.actions, &run.results)
+                .remove(uuid.as_str())
+                .unwrap_or_default();
+            let change = if run.results.iter().any(|r| r.changed()) {
+                crate::audit::change_text(&created)
+            } else {
+                "the last change to its path".to_string()
+            };
+            if let Some(m) = report.mappings.iter_mut().find(|m| m.uuid == uuid) {
+                reassess(
+                    m,
+                    Some(Confirmation::StillFailing {
+                        change,
+                        attempts: looks,
+                    }),
+                );
+            }
+            report.summary = crate::rules::Summary::of(&report.mappings);
+        }
+    }
+    Ok((report, fresh.after_actions))
 }
 
 /// Reads a saved snapshot: a regular file (a FIFO or a device would block or never end),

@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alert;
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod escape;

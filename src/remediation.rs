@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::index::Index;
 use crate::model::Snapshot;
 use crate::plan::{Action, ActionKind};
+use crate::rules::reported::Confirmation;
 use crate::rules::{Report, Severity, Verdict};
 
 /// The tag that stops esm-guard from changing a mapping, a VPC or a security group.
@@ -212,9 +213,24 @@ pub fn planned(snapshot: &Snapshot, actions: &[Action], max: usize) -> Vec<Actio
 pub enum Healing {
     /// Failed before, does not fail now.
     Healed,
+    /// Nothing esm-guard can see fails now, but Lambda's report of a connection problem
+    /// predates the change: its next poll confirms the heal.
+    AwaitingConfirmation,
     /// Still fails, with fewer failing findings.
     Improved,
     StillFailing,
+}
+
+impl Healing {
+    /// For a person: `healed`, `healed (waiting for Lambda to confirm)`, ...
+    pub fn words(self) -> &'static str {
+        match self {
+            Healing::Healed => "healed",
+            Healing::AwaitingConfirmation => "healed (waiting for Lambda to confirm)",
+            Healing::Improved => "improved",
+            Healing::StillFailing => "still failing",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -277,7 +293,17 @@ pub fn healing(
             (verdict_before == Verdict::Fail).then(|| MappingHealing {
                 uuid: uuid.to_string(),
                 outcome: if verdict_after != Verdict::Fail {
-                    Healing::Healed
+                    let awaiting = after
+                        .mapping(uuid)
+                        .and_then(|m| m.lambda_report.as_ref())
+                        .is_some_and(|r| {
+                            matches!(r.confirmation, Some(Confirmation::Pending { .. }))
+                        });
+                    if awaiting {
+                        Healing::AwaitingConfirmation
+                    } else {
+                        Healing::Healed
+                    }
                 } else if fails_after < fails_before {
                     Healing::Improved
                 } else {

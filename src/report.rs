@@ -45,6 +45,10 @@ pub struct MappingDocument<'a> {
     pub network: Option<&'a crate::rules::NetworkSummary>,
     pub verdict: Verdict,
     pub findings: Vec<FindingDocument<'a>>,
+    /// Lambda's own report of a problem, classified, and what esm-guard knows of a change
+    /// it may predate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda_report: Option<&'a crate::rules::reported::LambdaReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +104,7 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
                         }
                     })
                     .collect(),
+                lambda_report: m.lambda_report.as_ref(),
             })
             .collect(),
         actions,
@@ -176,11 +181,7 @@ pub fn remediation_text(r: &RemediationDocument<'_>) -> String {
         );
     }
     for h in r.healing {
-        let word = match h.outcome {
-            Healing::Healed => "healed",
-            Healing::Improved => "improved",
-            Healing::StillFailing => "still failing",
-        };
+        let word = h.outcome.words();
         let created = if h.created.is_empty() {
             String::new()
         } else {
@@ -193,6 +194,13 @@ pub fn remediation_text(r: &RemediationDocument<'_>) -> String {
             h.verdict_before.as_str(),
             h.verdict_after.as_str()
         );
+        if h.outcome == Healing::AwaitingConfirmation {
+            let uuid = safe(&h.uuid);
+            let _ = writeln!(
+                out,
+                "    Lambda clears its report on its next poll: aws lambda get-event-source-mapping --uuid {uuid} --query LastProcessingResult (or esm-guard audit --esm {uuid} --wait-confirm 10)"
+            );
+        }
     }
     out
 }

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::plan::Action;
-use crate::remediation::{ActionResult, Healing, MappingHealing, Mode as Remediation, Outcome};
+use crate::remediation::{ActionResult, MappingHealing, Mode as Remediation, Outcome};
 use crate::rules::{MappingReport, Severity, SourceSummary};
 
 use super::decide::{AlertKind, AlertState, Problem};
@@ -293,6 +293,9 @@ impl Facts {
             function_name.clone()
         };
         let headline = match ctx.kind {
+            AlertKind::Resolved if confirmed(ctx).is_some() => format!(
+                "RESOLVED: the Kafka event source mapping of {who} passes again, confirmed by Lambda"
+            ),
             AlertKind::Resolved => {
                 format!("RESOLVED: the Kafka event source mapping of {who} passes again")
             }
@@ -333,13 +336,19 @@ impl Facts {
     }
 }
 
+/// A close that a follow-up check confirmed: Lambda's own report cleared after a change.
+pub(super) fn confirmed(ctx: &AlertContext<'_>) -> Option<String> {
+    let confirm = ctx.previous.and_then(|p| p.confirm.as_ref())?;
+    (ctx.kind == AlertKind::Resolved).then(|| {
+        format!(
+            "Confirmed: Lambda's own report has cleared after {}.",
+            confirm.change
+        )
+    })
+}
+
 pub(super) fn healing_word(healing: Option<&MappingHealing>) -> &'static str {
-    match healing.map(|h| h.outcome) {
-        Some(Healing::Healed) => "healed",
-        Some(Healing::Improved) => "improved",
-        Some(Healing::StillFailing) => "still failing",
-        None => "changed",
-    }
+    healing.map_or("changed", |h| h.outcome.words())
 }
 
 pub(super) fn healing_sentence(ctx: &AlertContext<'_>) -> String {

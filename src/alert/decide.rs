@@ -22,6 +22,8 @@ pub struct AlertState {
     pub rules: Vec<String>,
     /// Kept so that a "deleted" message can still name the function.
     pub function_arn: String,
+    /// A follow-up check pending or done for a change Lambda's report may predate.
+    pub confirm: Option<super::confirm::ConfirmState>,
 }
 
 /// The findings of one mapping that alert (at or above the threshold).
@@ -114,7 +116,11 @@ pub fn decide(
 ) -> Option<AlertKind> {
     match (previous.filter(|p| p.open), current) {
         (None, Some(_)) => Some(AlertKind::New),
-        (Some(p), Some(c)) if p.fingerprint != c.fingerprint => Some(AlertKind::Changed),
+        // The same findings at another severity (a stale report confirmed, or escalated) is
+        // a change too.
+        (Some(p), Some(c)) if p.fingerprint != c.fingerprint || p.severity != Some(c.severity) => {
+            Some(AlertKind::Changed)
+        }
         (Some(p), Some(_)) if now.saturating_sub(p.last_alerted) >= renotify_secs => {
             Some(AlertKind::Reminder)
         }
@@ -144,6 +150,7 @@ pub fn next_state(
             severity: Some(c.severity),
             rules: c.rules.iter().map(|r| r.as_str().to_string()).collect(),
             function_arn: function_arn.to_string(),
+            confirm: previous.and_then(|p| p.confirm.clone()),
         },
         _ => AlertState {
             fingerprint: String::new(),
@@ -152,6 +159,7 @@ pub fn next_state(
             severity: previous.and_then(|p| p.severity),
             rules: previous.map(|p| p.rules.clone()).unwrap_or_default(),
             function_arn: function_arn.to_string(),
+            confirm: None,
         },
     }
 }

@@ -22,6 +22,9 @@ pub(super) fn email_body(ctx: &AlertContext<'_>, facts: &Facts, steps: &[Step]) 
                 plain(&facts.rules.join(", ")),
                 ctx.min_severity.as_str()
             );
+            if let Some(confirmed) = confirmed(ctx) {
+                let _ = writeln!(out, "{}", plain(&confirmed));
+            }
         }
         AlertKind::Deleted => {
             let _ = writeln!(

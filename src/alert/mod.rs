@@ -5,6 +5,7 @@
 //! publishes and stores.
 
 pub mod compose;
+pub mod confirm;
 pub mod decide;
 mod email;
 mod slack;

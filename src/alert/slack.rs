@@ -23,6 +23,9 @@ pub(super) fn slack_title(ctx: &AlertContext<'_>, facts: &Facts) -> String {
         code(&facts.function_name)
     };
     let rest = match ctx.kind {
+        AlertKind::Resolved if confirmed(ctx).is_some() => {
+            "passes again, confirmed by Lambda".to_string()
+        }
         AlertKind::Resolved => "passes again".to_string(),
         AlertKind::Deleted => "was deleted".to_string(),
         AlertKind::Remediated => format!("{} by esm-guard", healing_word(ctx.healing)),
@@ -47,6 +50,9 @@ pub(super) fn slack_description(ctx: &AlertContext<'_>, facts: &Facts) -> String
                 rule_list_md(&facts.rules),
                 ctx.min_severity.as_str(),
             );
+            if let Some(confirmed) = confirmed(ctx) {
+                let _ = writeln!(out, "{}", md(&confirmed));
+            }
         }
         AlertKind::Deleted => {
             let _ = writeln!(
@@ -70,8 +76,18 @@ pub(super) fn slack_description(ctx: &AlertContext<'_>, facts: &Facts) -> String
             if !gone.is_empty() {
                 let _ = write!(out, " Cleared: {}.", rule_list_md(&gone));
             }
+            let was = ctx.previous.and_then(|p| p.severity);
             if added.is_empty() && gone.is_empty() {
-                let _ = write!(out, " Same rules, other resources.");
+                if was.is_some_and(|w| w != facts.severity) {
+                    let _ = write!(
+                        out,
+                        " Same rules, now *{}* (was *{}*).",
+                        facts.severity.as_str(),
+                        was.map_or("", |w| w.as_str())
+                    );
+                } else {
+                    let _ = write!(out, " Same rules, other resources.");
+                }
             }
             out.push('\n');
         }

@@ -5,96 +5,10 @@ use aws_sdk_ec2::types::{
     IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair, VpcEndpointType,
 };
 
-use super::collect::{collect, CollectError, CollectOptions, Collection};
 use super::errors::classify;
-use super::Clients;
 use crate::model::Snapshot;
-use crate::plan::{plan, Action, ActionKind, TAG_MANAGED, TAG_MAPPING, TAG_REASON};
-use crate::remediation::{
-    gate, healing, planned, ActionResult, Gate, MappingHealing, Mode, Outcome,
-};
-use crate::rules::{evaluate, Report};
-
-/// One remediation run: the state before, what was done, the state after.
-#[derive(Debug, Clone)]
-pub struct Run {
-    pub before: Collection,
-    pub before_report: Report,
-    pub actions: Vec<Action>,
-    pub results: Vec<ActionResult>,
-    /// After `apply`: collected and judged again. Otherwise the same as before.
-    pub after: Snapshot,
-    pub after_report: Report,
-    pub after_actions: Vec<Action>,
-    pub healing: Vec<MappingHealing>,
-    /// API calls of the whole run, collections and changes.
-    pub calls: u32,
-}
-
-/// Collects, judges and plans; in `plan` mode says what would run, in `apply` mode runs it
-/// (at most `max_actions`), then collects and judges again.
-pub async fn remediate(
-    clients: &Clients,
-    options: &CollectOptions,
-    mode: Mode,
-    max_actions: usize,
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<Run, CollectError> {
-    let options = CollectOptions {
-        for_remediation: mode != Mode::Off,
-        ..options.clone()
-    };
-    let before = collect(clients, &options, progress).await?;
-    let before_report = evaluate(&before.snapshot);
-    let actions = plan(&before.snapshot, &before_report);
-    let mut calls = before.total_calls();
-    let results = match mode {
-        Mode::Off => Vec::new(),
-        Mode::Plan => planned(&before.snapshot, &actions, max_actions),
-        Mode::Apply => {
-            progress("applying the planned changes");
-            let results = apply(&clients.ec2, &before.snapshot, &actions, max_actions).await;
-            calls += results
-                .iter()
-                .filter(|r| {
-                    matches!(
-                        r.outcome,
-                        Outcome::Applied { .. }
-                            | Outcome::AlreadyDone { .. }
-                            | Outcome::Failed { .. }
-                    )
-                })
-                .count() as u32;
-            results
-        }
-    };
-    let (after, after_report, after_actions) = if results.iter().any(ActionResult::changed) {
-        progress("checking the result");
-        let after = collect(clients, &options, progress).await?;
-        calls += after.total_calls();
-        let report = evaluate(&after.snapshot);
-        let actions = plan(&after.snapshot, &report);
-        (after.snapshot, report, actions)
-    } else {
-        (
-            before.snapshot.clone(),
-            before_report.clone(),
-            actions.clone(),
-        )
-    };
-    let healing = healing(&before_report, &after_report, &actions, &results);
-    Ok(Run {
-        before,
-        before_report,
-        actions,
-        results,
-        after,
-        after_report,
-        after_actions,
-        healing,
-        calls,
-    })
-}
+use crate::plan::{Action, ActionKind, TAG_MANAGED, TAG_MAPPING, TAG_REASON};
+use crate::remediation::{gate, ActionResult, Gate, Outcome};
 
 /// Runs the automatic actions that pass the gate. A failed action does not stop the others
 /// (they are independent); each result says what happened, so a partial run is never silent.

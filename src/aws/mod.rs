@@ -10,13 +10,14 @@ pub mod apply;
 pub mod collect;
 mod complete;
 mod errors;
+pub mod followup;
 mod from_ec2;
 mod from_kafka;
 mod from_lambda;
 pub mod locate;
 pub mod state;
 
-pub use apply::{apply, remediate, Run};
+pub use apply::apply;
 pub use collect::{collect, CollectError, CollectOptions, Collection, Scope};
 pub use complete::CompleteAnswers;
 pub use errors::{classify, one_line, ErrorClass};

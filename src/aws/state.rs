@@ -145,6 +145,11 @@ impl StateStore {
         if let Some(until) = claimed_until {
             item.insert("claimed_until".into(), number(until));
         }
+        if let Some(confirm) = &state.confirm {
+            // JSON in one string: the table's schema stays one flat item.
+            let json = serde_json::to_string(confirm).unwrap_or_default();
+            item.insert("confirm".into(), AttributeValue::S(json));
+        }
         let mut request = dynamodb
             .put_item()
             .table_name(&self.table)
@@ -282,6 +287,13 @@ impl StateStore {
                 Some(Severity::parse(&s).ok_or_else(|| corrupt("severity", "is not a severity"))?)
             }
         };
+        let confirm = match text("confirm")? {
+            None => None,
+            Some(json) => Some(
+                serde_json::from_str(&json)
+                    .map_err(|_| corrupt("confirm", "is not a follow-up state"))?,
+            ),
+        };
         Ok(Record {
             state: AlertState {
                 fingerprint: text("fingerprint")?.unwrap_or_default(),
@@ -290,6 +302,7 @@ impl StateStore {
                 severity,
                 rules,
                 function_arn: text("function_arn")?.unwrap_or_default(),
+                confirm,
             },
             version,
             claimed_until: int("claimed_until")?,

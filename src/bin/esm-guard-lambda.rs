@@ -22,6 +22,9 @@ async fn main() -> Result<(), Error> {
         let deadline = event.context.deadline;
         // The account of arn:aws:lambda:REGION:ACCOUNT:function:NAME: events from others are
         // not this function's.
+        let _ = deps
+            .function_arn
+            .set(event.context.invoked_function_arn.clone());
         if let Some(account) = event
             .context
             .invoked_function_arn

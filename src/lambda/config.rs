@@ -1,6 +1,8 @@
 //! The function's environment (ARCHITECTURE.md), parsed once at start into one typed value.
 //! A bad value stops the start with a message naming the variable and the value.
 
+use crate::alert::confirm::Policy as ConfirmPolicy;
+use crate::aws::followup::FollowUpConfig;
 use crate::rules::Severity;
 
 /// `REMEDIATION`: the same modes as the CLI's `--remediate`.
@@ -15,6 +17,11 @@ pub struct Config {
     pub alert_min_severity: Severity,
     pub renotify_hours: u32,
     pub max_actions_per_run: u32,
+    /// `CONFIRM_AFTER_MINUTES` and `CONFIRM_ATTEMPTS`: how follow-up checks are spaced.
+    pub confirm: ConfirmPolicy,
+    /// `CONFIRM_SCHEDULE_GROUP` and `CONFIRM_ROLE_ARN`: where follow-ups are scheduled;
+    /// `None` (both unset) leaves them to the next sweep.
+    pub follow_ups: Option<FollowUpConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +112,57 @@ impl Config {
             "a whole number from 0 to 100",
         )?;
 
+        let confirm = ConfirmPolicy {
+            after_minutes: number(
+                get("CONFIRM_AFTER_MINUTES"),
+                "CONFIRM_AFTER_MINUTES",
+                5,
+                1,
+                1440,
+                "a whole number of minutes from 1 to 1440",
+            )?,
+            attempts: number(
+                get("CONFIRM_ATTEMPTS"),
+                "CONFIRM_ATTEMPTS",
+                3,
+                0,
+                5,
+                "a whole number from 0 to 5",
+            )?,
+        };
+        let follow_ups = match (get("CONFIRM_SCHEDULE_GROUP"), get("CONFIRM_ROLE_ARN")) {
+            (None, None) => None,
+            (Some(group), Some(role_arn)) => {
+                if !is_scheduler_name(&group) {
+                    return Err(ConfigError::Invalid {
+                        var: "CONFIRM_SCHEDULE_GROUP",
+                        value: group,
+                        expected: "a schedule group name (1 to 64 of a-z A-Z 0-9 - _ .)",
+                    });
+                }
+                if !is_role_arn(&role_arn) {
+                    return Err(ConfigError::Invalid {
+                        var: "CONFIRM_ROLE_ARN",
+                        value: role_arn,
+                        expected: "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+                    });
+                }
+                Some(FollowUpConfig { group, role_arn })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    var: "CONFIRM_ROLE_ARN",
+                    meaning: "the role EventBridge Scheduler invokes the function with, needed with CONFIRM_SCHEDULE_GROUP",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    var: "CONFIRM_SCHEDULE_GROUP",
+                    meaning: "the schedule group follow-up checks go to, needed with CONFIRM_ROLE_ARN",
+                })
+            }
+        };
+
         Ok(Config {
             alert_topic_arn,
             state_table,
@@ -112,6 +170,8 @@ impl Config {
             alert_min_severity,
             renotify_hours,
             max_actions_per_run,
+            confirm,
+            follow_ups,
         })
     }
 
@@ -147,6 +207,24 @@ fn is_topic_arn(text: &str) -> bool {
         && parts[0] == "arn"
         && parts[2] == "sns"
         && parts.iter().all(|p| !p.is_empty())
+}
+
+fn is_scheduler_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_role_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].starts_with("role/")
+        && parts[5].len() > "role/".len()
 }
 
 fn is_table_name(text: &str) -> bool {
@@ -190,6 +268,8 @@ mod tests {
                 alert_min_severity: Severity::Warn,
                 renotify_hours: 24,
                 max_actions_per_run: 10,
+                confirm: ConfirmPolicy::default(),
+                follow_ups: None,
             }
         );
         assert_eq!(config.renotify_secs(), 86_400);
@@ -203,8 +283,26 @@ mod tests {
             ("ALERT_MIN_SEVERITY", "fail"),
             ("RENOTIFY_HOURS", "6"),
             ("MAX_ACTIONS_PER_RUN", "0"),
+            ("CONFIRM_AFTER_MINUTES", "2"),
+            ("CONFIRM_ATTEMPTS", "1"),
+            ("CONFIRM_SCHEDULE_GROUP", "esm-guard-follow-ups"),
+            (
+                "CONFIRM_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/esm-guard-FollowUpRole-1A",
+            ),
         ]);
         let config = parse(&vars).unwrap();
+        assert_eq!(
+            config.confirm,
+            ConfirmPolicy {
+                after_minutes: 2,
+                attempts: 1
+            }
+        );
+        assert_eq!(
+            config.follow_ups.as_ref().map(|f| f.group.as_str()),
+            Some("esm-guard-follow-ups")
+        );
         assert_eq!(config.remediation, Remediation::Plan);
         assert_eq!(config.alert_min_severity, Severity::Fail);
         assert_eq!(config.renotify_hours, 6);
@@ -250,6 +348,8 @@ mod tests {
             ("RENOTIFY_HOURS", "9000"),
             ("MAX_ACTIONS_PER_RUN", "101"),
             ("MAX_ACTIONS_PER_RUN", "ten"),
+            ("CONFIRM_AFTER_MINUTES", "0"),
+            ("CONFIRM_ATTEMPTS", "6"),
         ];
         for (var, value) in cases {
             let mut vars: Vec<(&str, &str)> =
@@ -260,6 +360,35 @@ mod tests {
                 err.contains(var) && err.contains(&format!("{value:?}")),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn follow_ups_need_both_group_and_role() {
+        for (var, value, missing) in [
+            ("CONFIRM_SCHEDULE_GROUP", "g", "CONFIRM_ROLE_ARN"),
+            (
+                "CONFIRM_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/r",
+                "CONFIRM_SCHEDULE_GROUP",
+            ),
+        ] {
+            let mut vars = base();
+            vars.push((var, value));
+            let err = parse(&vars).unwrap_err().to_string();
+            assert!(err.contains(missing), "{err}");
+        }
+        for (group, role, bad) in [
+            ("a group", "arn:aws:iam::123456789012:role/r", "\"a group\""),
+            ("g", "arn:aws:iam::123456789012:user/u", "user/u"),
+        ] {
+            let mut vars = base();
+            vars.extend([
+                ("CONFIRM_SCHEDULE_GROUP", group),
+                ("CONFIRM_ROLE_ARN", role),
+            ]);
+            let err = parse(&vars).unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
         }
     }
 

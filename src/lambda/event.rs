@@ -124,6 +124,11 @@ pub enum Trigger {
     },
     /// A scheduled sweep of every mapping in the region.
     Sweep { source: String },
+    /// A follow-up check esm-guard scheduled for one mapping (`alert::confirm`).
+    FollowUp {
+        uuid: String,
+        follow_up: crate::alert::confirm::FollowUp,
+    },
     /// Nothing to do; `reason` goes to the log.
     Ignored { reason: String },
 }
@@ -136,6 +141,7 @@ impl Trigger {
             Trigger::Source { .. } => "source",
             Trigger::Function { .. } => "function",
             Trigger::Sweep { .. } => "sweep",
+            Trigger::FollowUp { .. } => "follow-up",
             Trigger::Ignored { .. } => "ignored",
         }
     }
@@ -227,6 +233,9 @@ pub fn classify(event: &Value) -> Result<Trigger, EventError> {
         return Ok(Trigger::Sweep {
             source: source.to_string(),
         });
+    }
+    if source == FOLLOW_UP_SOURCE && detail_type == FOLLOW_UP_DETAIL_TYPE {
+        return follow_up(event);
     }
     if detail_type != CLOUDTRAIL_DETAIL_TYPE {
         return Ok(Trigger::Ignored {
@@ -413,6 +422,67 @@ fn function_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError
     Ok(Trigger::Function {
         event_name: event_name.to_string(),
         function: function.to_string(),
+    })
+}
+
+/// The source and detail-type of the follow-up checks esm-guard schedules for itself.
+pub const FOLLOW_UP_SOURCE: &str = "esm-guard.follow-up";
+pub const FOLLOW_UP_DETAIL_TYPE: &str = "esm-guard follow-up check";
+
+/// The event a follow-up schedule delivers: EventBridge's envelope (so the account and
+/// region checks apply as to any event), the mapping and which follow-up it is.
+pub fn follow_up_event(
+    account: &str,
+    region: &str,
+    uuid: &str,
+    follow_up: crate::alert::confirm::FollowUp,
+) -> Value {
+    serde_json::json!({
+        "version": "0",
+        "id": format!("esm-{uuid}-{}-{}", follow_up.cycle, follow_up.attempt),
+        "source": FOLLOW_UP_SOURCE,
+        "detail-type": FOLLOW_UP_DETAIL_TYPE,
+        "account": account,
+        "region": region,
+        "resources": [],
+        "detail": {"uuid": uuid, "cycle": follow_up.cycle, "attempt": follow_up.attempt},
+    })
+}
+
+fn follow_up(event: &Value) -> Result<Trigger, EventError> {
+    let detail = object_at(event, "detail", "detail")?.ok_or(EventError::Missing {
+        field: "detail".into(),
+    })?;
+    let uuid = string_at(detail, "uuid", "detail.uuid")?;
+    if !is_uuid(uuid) {
+        return Err(EventError::Invalid {
+            field: "detail.uuid".into(),
+            expected: "a mapping UUID (8-4-4-4-12 hexadecimal digits)",
+        });
+    }
+    let number = |key: &str, max: i64| -> Result<i64, EventError> {
+        let field = format!("detail.{key}");
+        match detail.get(key) {
+            None | Some(Value::Null) => Err(EventError::Missing { field }),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(v) if (1..=max).contains(&v) => Ok(v),
+                _ => Err(EventError::Invalid {
+                    field,
+                    expected: "a whole number in range",
+                }),
+            },
+            Some(other) => Err(EventError::WrongType {
+                field,
+                expected: "a number",
+                found: type_name(other),
+            }),
+        }
+    };
+    let cycle = number("cycle", i64::MAX)?;
+    let attempt = u32::try_from(number("attempt", 100)?).unwrap_or(1);
+    Ok(Trigger::FollowUp {
+        uuid: uuid.to_string(),
+        follow_up: crate::alert::confirm::FollowUp { cycle, attempt },
     })
 }
 

@@ -12,14 +12,18 @@ use tracing::{info, warn};
 use super::config::Config;
 use super::event::{classify, foreign, EventError, MappingChange, Trigger};
 use super::metrics::Metrics;
-use crate::alert::{self, AlertContext, AlertKind};
+use crate::alert::confirm::{self, FollowUp};
+use crate::alert::{self, AlertContext, AlertKind, AlertState};
+use crate::audit::remediate;
 use crate::aws::alert::{PublishError, Publisher};
+use crate::aws::followup::{FollowUps, Scheduled};
 use crate::aws::locate::{LocateError, Locator, MappingStatus};
 use crate::aws::state::{StateError, StateStore};
-use crate::aws::{remediate, Clients, CollectError, CollectOptions, Scope};
+use crate::aws::{Clients, CollectError, CollectOptions, Scope};
 use crate::model::{GapCause, Snapshot};
 use crate::plan::Action;
 use crate::remediation::{ActionResult, MappingHealing};
+use crate::rules::reported::reassess;
 use crate::rules::{MappingReport, RuleId, Severity, Summary, Verdict};
 
 /// Timing of the waits; the defaults fit the function's 120 s timeout.
@@ -48,9 +52,12 @@ pub struct Deps {
     /// The function's own account, from the ARN it is invoked under (set on the first
     /// invocation); events from other accounts are ignored.
     pub account: std::sync::OnceLock<String>,
+    /// The ARN it is invoked under: follow-up checks invoke it again.
+    pub function_arn: std::sync::OnceLock<String>,
     pub clients: Clients,
     pub publisher: Publisher,
     pub state: StateStore,
+    pub follow_ups: FollowUps,
     pub config: Config,
     pub options: Options,
 }
@@ -59,7 +66,12 @@ impl Deps {
     pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Deps {
         Deps {
             account: std::sync::OnceLock::new(),
+            function_arn: std::sync::OnceLock::new(),
             clients: Clients::new(sdk),
+            follow_ups: FollowUps::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.follow_ups.clone(),
+            ),
             publisher: Publisher::new(
                 aws_sdk_sns::Client::new(sdk),
                 config.alert_topic_arn.clone(),
@@ -134,6 +146,8 @@ pub struct Outcome {
     /// time): their alert state is kept as it was, and nothing is sent; the next run judges
     /// them again. A permission gap is not transient: it alerts.
     pub deferred: Vec<String>,
+    /// The follow-up checks scheduled (EventBridge Scheduler schedule names).
+    pub follow_ups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -284,6 +298,24 @@ async fn run(
                 }
             }
         }
+        Trigger::FollowUp { uuid, follow_up } => {
+            outcome.detail = format!(
+                "follow-up check {} of mapping {uuid} (change of {})",
+                follow_up.attempt, follow_up.cycle
+            );
+            outcome.scope.mappings = vec![uuid.clone()];
+            match locator.mapping_status(uuid).await? {
+                MappingStatus::NotFound => {
+                    info!(%uuid, "the mapping of a follow-up no longer exists");
+                    return close_deleted(deps, uuid, now, outcome).await;
+                }
+                MappingStatus::Found { kafka: false, .. } => return Ok(()),
+                MappingStatus::Found { .. } => Scope {
+                    mappings: vec![uuid.clone()],
+                    ..Scope::default()
+                },
+            }
+        }
         Trigger::Source {
             event_name,
             sources,
@@ -372,6 +404,7 @@ async fn run(
     );
 
     let mut errors = Vec::new();
+    let changed = crate::audit::changed_mappings(&run.actions, &run.results);
     for mapping in &report.mappings {
         let changed_here = run.results.iter().any(|r| {
             r.changed()
@@ -403,7 +436,19 @@ async fn run(
             })
             .collect();
         let healing = run.healing.iter().find(|h| h.uuid == mapping.uuid);
-        let remediation = Remediated { results, healing };
+        let change = changed
+            .get(mapping.uuid.as_str())
+            .map(|created| crate::audit::change_text(created));
+        let follow_up = match trigger {
+            Trigger::FollowUp { uuid, follow_up } if *uuid == mapping.uuid => Some(*follow_up),
+            _ => None,
+        };
+        let remediation = Remediated {
+            results,
+            healing,
+            change: change.as_deref(),
+            follow_up,
+        };
         match settle(
             deps,
             &mapping.uuid,
@@ -415,8 +460,14 @@ async fn run(
         )
         .await
         {
-            Ok(Some(sent)) => outcome.alerts.push(sent),
-            Ok(None) => {}
+            Ok(settled) => {
+                outcome.alerts.extend(settled.sent);
+                outcome.follow_ups.extend(settled.scheduled);
+                if let Some(verdict) = settled.verdict.filter(|v| *v != mapping.verdict) {
+                    // Lambda's report judged again (a pending confirmation): count it so.
+                    outcome.verdicts.recount(mapping.verdict, verdict);
+                }
+            }
             Err(error) => {
                 warn!(uuid = %mapping.uuid, %error, "alert not settled");
                 errors.push(error);
@@ -487,10 +538,22 @@ fn undecided_for_now(snapshot: &Snapshot, mapping: &MappingReport) -> bool {
     any
 }
 
-/// What a remediation run did for one mapping.
+/// What this run did for one mapping, and which follow-up it is.
 struct Remediated<'r> {
     results: Vec<&'r ActionResult>,
     healing: Option<&'r MappingHealing>,
+    /// What esm-guard changed for it, for a person (`audit::change_text`).
+    change: Option<&'r str>,
+    follow_up: Option<FollowUp>,
+}
+
+/// What settling one mapping did: the alert sent, the follow-up scheduled.
+#[derive(Debug, Default)]
+struct Settled {
+    sent: Option<SentAlert>,
+    scheduled: Option<String>,
+    /// The mapping's verdict once Lambda's report was judged again.
+    verdict: Option<Verdict>,
 }
 
 async fn close_deleted(
@@ -502,10 +565,11 @@ async fn close_deleted(
     let nothing = Remediated {
         results: vec![],
         healing: None,
+        change: None,
+        follow_up: None,
     };
-    if let Some(sent) = settle(deps, uuid, None, &[], &nothing, &deps.clients.region, now).await? {
-        outcome.alerts.push(sent);
-    }
+    let settled = settle(deps, uuid, None, &[], &nothing, &deps.clients.region, now).await?;
+    outcome.alerts.extend(settled.sent);
     Ok(())
 }
 
@@ -524,10 +588,9 @@ async fn settle(
     remediated: &Remediated<'_>,
     region: &str,
     now: i64,
-) -> Result<Option<SentAlert>, HandlerError> {
+) -> Result<Settled, HandlerError> {
     let config = &deps.config;
     let renotify = config.renotify_secs();
-    let problem = mapping.and_then(|m| alert::problem(m, config.alert_min_severity));
     let reads = deps.options.race_reads.max(1);
     for read in 1..=reads {
         let record = deps.state.get(uuid).await?;
@@ -541,10 +604,30 @@ async fn settle(
                 continue;
             }
             info!(%uuid, claimed_until = until, "another invocation is alerting this mapping: leaving it to that one");
-            return Ok(None);
+            return Ok(Settled::default());
         }
         let previous = record.as_ref().map(|r| &r.state);
         let version = record.as_ref().map(|r| r.version);
+        // Lambda's report judged in the light of what changed and what follow-ups said.
+        let step = match mapping {
+            Some(m) => confirm::step(
+                previous,
+                m,
+                remediated.change,
+                remediated.follow_up,
+                now,
+                &config.confirm,
+            ),
+            None => confirm::Step::default(),
+        };
+        let judged = mapping.map(|m| {
+            let mut m = m.clone();
+            reassess(&mut m, step.confirmation.clone());
+            m
+        });
+        let problem = judged
+            .as_ref()
+            .and_then(|m| alert::problem(m, config.alert_min_severity));
         let kind = match mapping {
             // A change esm-guard made is always told, whatever was alerted before.
             Some(_) if remediated.results.iter().any(|r| r.changed()) => {
@@ -554,11 +637,45 @@ async fn settle(
             None => alert::decide_deleted(previous),
         };
         let Some(kind) = kind else {
-            // A deleted mapping with nothing open: forget it.
-            if let (None, Some(v)) = (mapping, version) {
-                deps.state.delete(uuid, v).await?;
+            if mapping.is_none() {
+                // A deleted mapping with nothing open: forget it.
+                if let Some(v) = version {
+                    deps.state.delete(uuid, v).await?;
+                }
+                return Ok(Settled::default());
             }
-            return Ok(None);
+            // Nothing to say, but a follow-up may have moved on.
+            let held = previous.and_then(|p| p.confirm.as_ref());
+            if step.next.as_ref() == held {
+                return Ok(Settled {
+                    verdict: judged.as_ref().map(|m| m.verdict),
+                    ..Settled::default()
+                });
+            }
+            let mut state = previous.cloned().unwrap_or_default();
+            state.confirm = step.next.clone();
+            if state.function_arn.is_empty() {
+                state.function_arn = mapping.map(|m| m.function_arn.clone()).unwrap_or_default();
+            }
+            let written = deps
+                .state
+                .put(
+                    uuid,
+                    &state,
+                    version,
+                    None,
+                    alert::expires_at(&state, now, renotify),
+                )
+                .await?;
+            if written.is_none() {
+                continue;
+            }
+            let scheduled = follow_up(deps, uuid, region, previous, &step, now).await;
+            return Ok(Settled {
+                sent: None,
+                scheduled,
+                verdict: judged.as_ref().map(|m| m.verdict),
+            });
         };
 
         let held = previous.cloned().unwrap_or_default();
@@ -576,6 +693,8 @@ async fn settle(
             info!(%uuid, "another invocation changed this mapping's state first: reading it again");
             continue;
         };
+        // Only the claim's holder schedules: racing invocations make one follow-up.
+        let scheduled = follow_up(deps, uuid, region, previous, &step, now).await;
 
         let function_arn = mapping
             .map(|m| m.function_arn.clone())
@@ -585,7 +704,7 @@ async fn settle(
             kind,
             region,
             uuid,
-            mapping,
+            mapping: judged.as_ref(),
             problem: problem.as_ref(),
             previous,
             actions,
@@ -598,7 +717,7 @@ async fn settle(
         });
         if message.cut {
             // The message points here for what it had to leave out.
-            info!(%uuid, report = %mapping.map(|m| serde_json::to_string(m).unwrap_or_default()).unwrap_or_default(), "the alert was cut to fit; the mapping's full report");
+            info!(%uuid, report = %judged.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()).unwrap_or_default(), "the alert was cut to fit; the mapping's full report");
         }
         let message_id = match deps.publisher.publish(&message).await {
             Ok(id) => id,
@@ -627,7 +746,10 @@ async fn settle(
         let recorded = if kind == AlertKind::Deleted {
             deps.state.delete(uuid, claim).await?
         } else {
-            let next = alert::next_state(kind, previous, problem.as_ref(), &function_arn, now);
+            let mut next = alert::next_state(kind, previous, problem.as_ref(), &function_arn, now);
+            if !kind.closes() {
+                next.confirm = step.next.clone();
+            }
             deps.state
                 .put(
                     uuid,
@@ -643,12 +765,67 @@ async fn settle(
             warn!(%uuid, "the claim lapsed before the state was recorded: a later run may repeat this alert");
         }
         info!(%uuid, kind = kind.as_str(), %message_id, "alert sent");
-        return Ok(Some(SentAlert {
-            uuid: uuid.to_string(),
-            kind: kind.as_str(),
-            message_id,
-        }));
+        return Ok(Settled {
+            sent: Some(SentAlert {
+                uuid: uuid.to_string(),
+                kind: kind.as_str(),
+                message_id,
+            }),
+            scheduled,
+            verdict: judged.as_ref().map(|m| m.verdict),
+        });
     }
     info!(%uuid, "the state kept changing under this invocation: leaving the mapping to the others");
-    Ok(None)
+    Ok(Settled::default())
+}
+
+/// Schedules the follow-up `step` asks for, and deletes the one it supersedes; returns the
+/// schedule's name. A failure is logged, never fatal: the next sweep looks again.
+async fn follow_up(
+    deps: &Deps,
+    uuid: &str,
+    region: &str,
+    previous: Option<&AlertState>,
+    step: &confirm::Step,
+    now: i64,
+) -> Option<String> {
+    // A pending follow-up that this step no longer waits for.
+    if let Some(held) = previous
+        .and_then(|p| p.confirm.as_ref())
+        .filter(|h| !h.exhausted && h.due > now)
+    {
+        let still = step
+            .next
+            .as_ref()
+            .is_some_and(|n| n.cycle == held.cycle && n.attempt == held.attempt);
+        if !still {
+            if let Err(error) = deps.follow_ups.cancel(uuid, held.cycle, held.attempt).await {
+                warn!(%uuid, %error, "could not delete a follow-up no longer needed; it finds nothing to do");
+            }
+        }
+    }
+    let schedule = step.schedule.as_ref()?;
+    let (Some(target), Some(account)) = (deps.function_arn.get(), deps.account.get()) else {
+        warn!(%uuid, "the function's own ARN is not known: no follow-up scheduled; the next sweep looks again");
+        return None;
+    };
+    match deps
+        .follow_ups
+        .schedule(target, account, region, uuid, schedule)
+        .await
+    {
+        Ok(Scheduled::Created { name }) => {
+            info!(%uuid, %name, due = schedule.due, "follow-up check scheduled");
+            Some(name)
+        }
+        Ok(Scheduled::Exists { name }) => {
+            info!(%uuid, %name, "the follow-up check was already scheduled");
+            Some(name)
+        }
+        Ok(Scheduled::Off) => None,
+        Err(error) => {
+            warn!(%uuid, %error, "could not schedule the follow-up check; the next sweep looks again");
+            None
+        }
+    }
 }

@@ -221,6 +221,11 @@ pub(super) fn action_for(
             format!("Fix the other findings of {uuid}, then check that Lambda's LastProcessingResult clears"),
             format!("aws lambda get-event-source-mapping --uuid {uuid} --query LastProcessingResult"),
         ),
+        Fix::AwaitLambda { uuid } => manual(
+            uuid,
+            format!("The path esm-guard can see for {uuid} is fine: check that Lambda's LastProcessingResult clears on its next poll (minutes); if it does not, look at what esm-guard cannot see: the brokers' own firewall, the brokers' DNS names, the brokers themselves"),
+            format!("aws lambda get-event-source-mapping --uuid {uuid} --query LastProcessingResult"),
+        ),
         Fix::EndpointState { endpoint_id } => manual(
             endpoint_id,
             format!("Endpoint {endpoint_id} is not available: wait a few minutes if it is pending, accept it if it is pending acceptance, look at it otherwise"),

@@ -166,9 +166,9 @@ pub fn explain(rule: RuleId) -> Explanation {
         EsmReportedProblem => (
             Severity::Fail,
             "every mapping",
-            "Lambda's own LastProcessingResult does not start with PROBLEM:.",
-            "Lambda reports, e.g., \"PROBLEM: Connection error. Your event source VPC must be able to connect to Lambda and STS...\" when the mapping cannot work.",
-            "Fix the other findings, then watch LastProcessingResult (aws lambda get-event-source-mapping).",
+            "Lambda's own LastProcessingResult does not start with PROBLEM:. The finding names the kind of problem the text reports: connection (the network), authentication (SASL, mTLS, certificates), authorization (Kafka ACLs, IAM on the cluster), execution role, configuration, the function itself. Severity: fail, except when Lambda reports a connection problem, every other check passes (nothing at warn or above, nothing undecided, endpoints still coming up aside), and a change to the path happened since the last audit (esm-guard healed it, or a finding of the open alert is gone): then warn while a confirmation is pending, and fail again once follow-up checks came back with Lambda still reporting it. With no change known, Lambda's word stands: fail.",
+            "Lambda reports, e.g., \"PROBLEM: Connection error. Your event source VPC must be able to connect to Lambda and STS...\" when the mapping cannot work. Lambda clears it only on its next successful poll, minutes after a fix, and nothing announces that: a report that predates a fix is not a failure of its own, while one that outlives the fix points to what esm-guard cannot see (the brokers' own firewall, their DNS names, a broker that is down).",
+            "Fix the other findings, then watch LastProcessingResult (aws lambda get-event-source-mapping --uuid UUID --query LastProcessingResult, or esm-guard audit --esm UUID --wait-confirm 10). The function schedules follow-up checks itself (CONFIRM_AFTER_MINUTES, CONFIRM_ATTEMPTS).",
             false,
         ),
         PathDegraded => (

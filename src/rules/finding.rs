@@ -118,6 +118,10 @@ pub enum Fix {
     ReviewMapping {
         uuid: String,
     },
+    /// The path esm-guard can see is fine: Lambda's next poll should clear its report.
+    AwaitLambda {
+        uuid: String,
+    },
     EndpointState {
         endpoint_id: String,
     },

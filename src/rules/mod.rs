@@ -13,6 +13,7 @@ mod ids;
 mod nacl;
 mod network;
 pub mod path;
+pub mod reported;
 mod service_path;
 pub mod services;
 
@@ -79,6 +80,9 @@ pub struct MappingReport {
     pub network: Option<NetworkSummary>,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
+    /// Lambda's own report of a problem (`LastProcessingResult`), classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_report: Option<reported::LambdaReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -94,6 +98,38 @@ pub struct Report {
     pub region: String,
     pub mappings: Vec<MappingReport>,
     pub summary: Summary,
+}
+
+impl Summary {
+    /// Moves one mapping from verdict `from` to `to`.
+    pub fn recount(&mut self, from: Verdict, to: Verdict) {
+        let from = self.count_mut(from);
+        *from = from.saturating_sub(1);
+        *self.count_mut(to) += 1;
+    }
+
+    fn count_mut(&mut self, verdict: Verdict) -> &mut usize {
+        match verdict {
+            Verdict::Pass => &mut self.pass,
+            Verdict::Warn => &mut self.warn,
+            Verdict::Fail => &mut self.fail,
+            Verdict::Unknown => &mut self.unknown,
+        }
+    }
+
+    /// The count of each verdict among `mappings`.
+    pub fn of(mappings: &[MappingReport]) -> Summary {
+        let mut summary = Summary::default();
+        for m in mappings {
+            match m.verdict {
+                Verdict::Pass => summary.pass += 1,
+                Verdict::Warn => summary.warn += 1,
+                Verdict::Fail => summary.fail += 1,
+                Verdict::Unknown => summary.unknown += 1,
+            }
+        }
+        summary
+    }
 }
 
 impl Report {
@@ -120,15 +156,7 @@ pub(crate) fn evaluate_where(
         .map(|esm| evaluate_mapping(index, esm))
         .collect();
     mappings.sort_by(|a, b| a.uuid.cmp(&b.uuid));
-    let mut summary = Summary::default();
-    for m in &mappings {
-        match m.verdict {
-            Verdict::Pass => summary.pass += 1,
-            Verdict::Warn => summary.warn += 1,
-            Verdict::Fail => summary.fail += 1,
-            Verdict::Unknown => summary.unknown += 1,
-        }
-    }
+    let summary = Summary::of(&mappings);
     Report {
         region: index.snapshot.region.clone(),
         mappings,
@@ -148,21 +176,20 @@ pub(crate) struct Ctx<'i, 'a> {
 
 fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingReport {
     let mut findings = Findings::default();
+    let mut lambda_report = None;
     if let Some(problem) = esm
         .last_processing_result
         .as_deref()
         .filter(|r| r.trim_start().starts_with("PROBLEM:"))
     {
+        let (report, message) = reported::finding(&esm.uuid, problem);
+        lambda_report = Some(report);
         findings.push(
             RuleId::EsmReportedProblem,
             Severity::Fail,
             &esm.uuid,
             vec![esm.uuid.clone()],
-            format!(
-                "Lambda reports for mapping {}: \"{}\"",
-                esm.uuid,
-                problem.trim()
-            ),
+            message,
             Some(Fix::ReviewMapping {
                 uuid: esm.uuid.clone(),
             }),
@@ -286,7 +313,7 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
     }
 
     let findings = findings.into_sorted();
-    MappingReport {
+    let mut report = MappingReport {
         uuid: esm.uuid.clone(),
         arn: esm.arn.clone(),
         function_arn: esm.function_arn.clone(),
@@ -309,7 +336,11 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         network,
         verdict: Verdict::from_severities(findings.iter().map(|f| f.severity)),
         findings,
-    }
+        lambda_report,
+    };
+    // Lambda's report says something else once the rest is known to be fine.
+    reported::reassess(&mut report, None);
+    report
 }
 
 /// What to do about a gap, and the fix that says it.

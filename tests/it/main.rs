@@ -11,4 +11,5 @@ mod mocked;
 mod remediate;
 mod support;
 mod triggers;
+mod wait_confirm;
 mod wire_matrix;

@@ -3,7 +3,8 @@
 //! the per-run limit, a failure midway, and two runs racing.
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
-use esm_guard::aws::{apply, remediate, Clients, CollectOptions, Run};
+use esm_guard::audit::{remediate, Run};
+use esm_guard::aws::{apply, Clients, CollectOptions};
 use esm_guard::plan::ActionKind;
 use esm_guard::remediation::{Healing, Mode, Outcome};
 use esm_guard::rules::{RuleId, Verdict};

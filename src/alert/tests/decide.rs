@@ -72,6 +72,7 @@ fn decisions() {
         severity: Some(Severity::Fail),
         rules: vec!["no-service-path".into()],
         function_arn: FUNCTION.into(),
+        confirm: None,
     };
     let closed = AlertState {
         open: false,

@@ -179,6 +179,7 @@ fn resolved_and_deleted_messages() {
         severity: Some(Severity::Fail),
         rules: vec!["broker-ingress".into()],
         function_arn: FUNCTION.into(),
+        confirm: None,
     };
     let msg = compose(&ctx(
         AlertKind::Resolved,
@@ -252,6 +253,7 @@ fn changed_and_reminder_say_so() {
         severity: Some(Severity::Fail),
         rules: vec!["broker-ingress".into()],
         function_arn: FUNCTION.into(),
+        confirm: None,
     };
     let msg = compose(&ctx(
         AlertKind::Changed,

@@ -51,6 +51,7 @@ pub(super) fn mapping(findings: Vec<Finding>) -> MappingReport {
         }),
         verdict: Verdict::from_severities(findings.iter().map(|f| f.severity)),
         findings,
+        lambda_report: None,
     }
 }
 

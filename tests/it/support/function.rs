@@ -45,6 +45,8 @@ pub fn default_config(alert_topic_arn: String) -> Config {
         alert_min_severity: Severity::Warn,
         renotify_hours: 24,
         max_actions_per_run: 10,
+        confirm: Default::default(),
+        follow_ups: None,
     }
 }
 

@@ -274,6 +274,22 @@ pub fn authorizations(
                 arn("dynamodb", format!("table/{}", request.param("TableName")?)),
             )]
         }
+        ("scheduler", "CreateSchedule" | "DeleteSchedule") => {
+            let group = request.params["GroupName"].as_str().unwrap_or("default");
+            let name = request.param("Name")?;
+            let mut out = vec![Authorization::on(
+                &action,
+                arn("scheduler", format!("schedule/{group}/{name}")),
+            )];
+            if request.action == "CreateSchedule" {
+                // The role handed to Scheduler (Target.RoleArn) is passed: iam:PassRole.
+                let mut pass = Authorization::on("iam:PassRole", request.param("RoleArn")?.to_string());
+                pass.keys
+                    .push(("iam:passedtoservice".into(), "scheduler.amazonaws.com".into()));
+                out.push(pass);
+            }
+            out
+        }
         ("sns", "Publish") => vec![Authorization::on(
             &action,
             request.param("TopicArn")?.to_string(),
@@ -457,6 +473,7 @@ fn known_absent(key: &str, a: &Authorization) -> bool {
             | "ec2:vpcid"
             | "ec2:subnetid"
             | "ec2:securitygroupid"
+            | "iam:passedtoservice"
     ) || (key.starts_with("kms:") && !a.action.starts_with("kms:"))
 }
 
