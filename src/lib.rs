@@ -20,8 +20,10 @@ pub mod policy;
 pub mod remediation;
 pub mod report;
 pub mod rules;
-// A builder of sample accounts for tests and benchmarks: its `expect`s check the builder's
-// own invariants (a subnet it created has a route table), never data from AWS.
+// A builder of sample accounts for tests, benchmarks and examples (feature `sample`, not in
+// the shipped library): its `expect`s check the builder's own invariants (a subnet it
+// created has a route table), never data from AWS.
+#[cfg(any(test, feature = "sample"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod sample;
 
