@@ -6,6 +6,7 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
 use crate::escape::terminal as safe;
+use crate::model::function_name;
 use crate::plan::{Action, ActionsByFinding};
 use crate::remediation::{ActionResult, Healing, MappingHealing, Mode, Outcome};
 use crate::rules::{Finding, MappingReport, Report, Severity, SourceSummary, Summary, Verdict};
@@ -328,8 +329,4 @@ fn write_finding(
             fixing.len() - FIXES_SHOWN
         );
     }
-}
-
-fn function_name(arn: &str) -> &str {
-    arn.split(':').nth(6).unwrap_or(arn)
 }

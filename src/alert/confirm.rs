@@ -7,9 +7,8 @@
 //! follow-up to schedule out. At most `attempts` follow-ups per change, each later than the
 //! last (`after`, then twice, four times that): never a loop.
 
-use serde::{Deserialize, Serialize};
-
 use super::decide::AlertState;
+pub use super::decide::ConfirmState;
 use crate::rules::reported::{path_looks_fine, Confirmation, PlannedCheck};
 use crate::rules::{MappingReport, RuleId};
 
@@ -37,21 +36,6 @@ impl Policy {
     }
 }
 
-/// What the state table remembers of a pending confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ConfirmState {
-    /// The change Lambda's report may predate, for a person.
-    pub change: String,
-    /// When the change was made or seen (epoch seconds): names the follow-ups of this change.
-    pub cycle: i64,
-    /// The follow-up scheduled last (1-based).
-    pub attempt: u32,
-    /// When it is due (epoch seconds).
-    pub due: i64,
-    /// Every follow-up came back and Lambda still reported the problem.
-    pub exhausted: bool,
-}
-
 /// The follow-up an invocation runs for, as its event names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FollowUp {
@@ -74,6 +58,30 @@ pub struct Step {
     /// The confirmation to remember.
     pub next: Option<ConfirmState>,
     pub schedule: Option<Schedule>,
+}
+
+/// The source and detail-type of the follow-up checks esm-guard schedules for itself.
+pub const FOLLOW_UP_SOURCE: &str = "esm-guard.follow-up";
+pub const FOLLOW_UP_DETAIL_TYPE: &str = "esm-guard follow-up check";
+
+/// The event a follow-up schedule delivers: EventBridge's envelope (so the account and
+/// region checks apply as to any event), the mapping and which follow-up it is.
+pub fn follow_up_event(
+    account: &str,
+    region: &str,
+    uuid: &str,
+    follow_up: FollowUp,
+) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": format!("esm-{uuid}-{}-{}", follow_up.cycle, follow_up.attempt),
+        "source": FOLLOW_UP_SOURCE,
+        "detail-type": FOLLOW_UP_DETAIL_TYPE,
+        "account": account,
+        "region": region,
+        "resources": [],
+        "detail": {"uuid": uuid, "cycle": follow_up.cycle, "attempt": follow_up.attempt},
+    })
 }
 
 /// One step of a mapping's confirmation. `changed_here` describes what this run changed

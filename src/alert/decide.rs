@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::rules::{Finding, MappingReport, RuleId, Severity};
@@ -23,7 +24,7 @@ pub struct AlertState {
     /// Kept so that a "deleted" message can still name the function.
     pub function_arn: String,
     /// A follow-up check pending or done for a change Lambda's report may predate.
-    pub confirm: Option<super::confirm::ConfirmState>,
+    pub confirm: Option<ConfirmState>,
 }
 
 /// The findings of one mapping that alert (at or above the threshold).
@@ -173,4 +174,19 @@ pub fn expires_at(state: &AlertState, now: i64, renotify_secs: i64) -> i64 {
     } else {
         now + WEEK
     }
+}
+
+/// What the state table remembers of a pending confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConfirmState {
+    /// The change Lambda's report may predate, for a person.
+    pub change: String,
+    /// When the change was made or seen (epoch seconds): names the follow-ups of this change.
+    pub cycle: i64,
+    /// The follow-up scheduled last (1-based).
+    pub attempt: u32,
+    /// When it is due (epoch seconds).
+    pub due: i64,
+    /// Every follow-up came back and Lambda still reported the problem.
+    pub exhausted: bool,
 }

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use crate::rules::explain;
 
-use super::compose::*;
 use super::decide::AlertKind;
+use super::facts::*;
 use super::slack::Step;
 use super::text::*;
 

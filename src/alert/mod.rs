@@ -8,14 +8,16 @@ pub mod compose;
 pub mod confirm;
 pub mod decide;
 mod email;
+mod facts;
 mod slack;
 #[cfg(test)]
 mod tests;
 mod text;
 
-pub use compose::{compose, AlertContext, Attribute, Message, SNS_MAX_BYTES};
+pub use compose::{compose, Attribute, Message, SNS_MAX_BYTES};
 pub use decide::{
     decide, decide_deleted, expires_at, fingerprint, next_state, problem, AlertKind, AlertState,
     Problem,
 };
+pub use facts::AlertContext;
 pub use text::{code, md, plain};

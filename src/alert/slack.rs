@@ -7,8 +7,8 @@ use crate::plan::Action;
 use crate::remediation::Mode as Remediation;
 use crate::rules::{explain, RuleId, SourceSummary};
 
-use super::compose::*;
 use super::decide::AlertKind;
+use super::facts::*;
 use super::text::*;
 
 pub(super) fn slack_title(ctx: &AlertContext<'_>, facts: &Facts) -> String {

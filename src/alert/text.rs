@@ -1,8 +1,6 @@
 //! Text from AWS made inert for Slack markdown and e-mail, and bounded: escaping,
 //! truncation, and the SNS subject line.
 
-use super::compose::{Facts, SUBJECT_MAX};
-
 /// Free text from AWS (names, tags, messages) for Slack markdown: nothing in it can become
 /// a mention, a link or formatting. Slack's own escapes for `&`, `<` and `>` stop `<!channel>`,
 /// `<@U…>` and `<url|text>`; the formatting characters become look-alikes, since Slack has
@@ -73,34 +71,6 @@ pub fn plain(text: &str) -> String {
         .collect()
 }
 
-/// The e-mail subject: printable ASCII, under 100 characters as SNS requires ("UTF-8 text
-/// with no line breaks or control characters, and less than 100 characters long",
-/// https://docs.aws.amazon.com/sns/latest/api/API_Publish.html), always with the verdict and
-/// the whole mapping id; only the description after them is cut, with an ASCII "...".
-pub(super) fn subject(facts: &Facts, uuid: &str) -> String {
-    let verdict = facts.verdict;
-    let head = if facts.label.eq_ignore_ascii_case(verdict) {
-        format!("esm-guard {} {}: ", facts.label, ascii_line(uuid))
-    } else {
-        format!(
-            "esm-guard {} ({verdict}) {}: ",
-            facts.label,
-            ascii_line(uuid)
-        )
-    };
-    if head.len() >= SUBJECT_MAX {
-        return head.chars().take(SUBJECT_MAX).collect();
-    }
-    let tail = ascii_line(&facts.subject_tail);
-    let room = SUBJECT_MAX - head.len();
-    if tail.len() <= room {
-        format!("{head}{tail}")
-    } else {
-        let cut: String = tail.chars().take(room.saturating_sub(3)).collect();
-        format!("{head}{}...", cut.trim_end())
-    }
-}
-
 /// SNS subjects: printable ASCII on one line.
 pub(super) fn ascii_line(text: &str) -> String {
     text.chars()
@@ -162,11 +132,4 @@ pub(super) fn cluster_name(arn: &str) -> &str {
     arn.split('/').nth(1).unwrap_or(arn)
 }
 
-pub(super) fn function_name(arn: &str) -> &str {
-    // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-    if arn.starts_with("arn:") {
-        arn.split(':').nth(6).unwrap_or(arn)
-    } else {
-        arn
-    }
-}
+pub(super) use crate::model::function_name;

@@ -11,8 +11,7 @@ use aws_sdk_scheduler::types::{
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::alert::confirm::{FollowUp, Schedule};
-use crate::lambda::event::follow_up_event;
+use crate::alert::confirm::{follow_up_event, FollowUp, Schedule};
 
 /// Where follow-ups go: the schedule group, the role Scheduler invokes the function with.
 #[derive(Debug, Clone, PartialEq, Eq)]

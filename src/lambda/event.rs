@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::alert::confirm;
+
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
 const SCHEDULED_SOURCES: [&str; 2] = ["aws.events", "aws.scheduler"];
@@ -127,7 +129,7 @@ pub enum Trigger {
     /// A follow-up check esm-guard scheduled for one mapping (`alert::confirm`).
     FollowUp {
         uuid: String,
-        follow_up: crate::alert::confirm::FollowUp,
+        follow_up: confirm::FollowUp,
     },
     /// Nothing to do; `reason` goes to the log.
     Ignored { reason: String },
@@ -234,7 +236,7 @@ pub fn classify(event: &Value) -> Result<Trigger, EventError> {
             source: source.to_string(),
         });
     }
-    if source == FOLLOW_UP_SOURCE && detail_type == FOLLOW_UP_DETAIL_TYPE {
+    if source == confirm::FOLLOW_UP_SOURCE && detail_type == confirm::FOLLOW_UP_DETAIL_TYPE {
         return follow_up(event);
     }
     if detail_type != CLOUDTRAIL_DETAIL_TYPE {
@@ -425,30 +427,6 @@ fn function_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError
     })
 }
 
-/// The source and detail-type of the follow-up checks esm-guard schedules for itself.
-pub const FOLLOW_UP_SOURCE: &str = "esm-guard.follow-up";
-pub const FOLLOW_UP_DETAIL_TYPE: &str = "esm-guard follow-up check";
-
-/// The event a follow-up schedule delivers: EventBridge's envelope (so the account and
-/// region checks apply as to any event), the mapping and which follow-up it is.
-pub fn follow_up_event(
-    account: &str,
-    region: &str,
-    uuid: &str,
-    follow_up: crate::alert::confirm::FollowUp,
-) -> Value {
-    serde_json::json!({
-        "version": "0",
-        "id": format!("esm-{uuid}-{}-{}", follow_up.cycle, follow_up.attempt),
-        "source": FOLLOW_UP_SOURCE,
-        "detail-type": FOLLOW_UP_DETAIL_TYPE,
-        "account": account,
-        "region": region,
-        "resources": [],
-        "detail": {"uuid": uuid, "cycle": follow_up.cycle, "attempt": follow_up.attempt},
-    })
-}
-
 fn follow_up(event: &Value) -> Result<Trigger, EventError> {
     let detail = object_at(event, "detail", "detail")?.ok_or(EventError::Missing {
         field: "detail".into(),
@@ -482,7 +460,7 @@ fn follow_up(event: &Value) -> Result<Trigger, EventError> {
     let attempt = u32::try_from(number("attempt", 100)?).unwrap_or(1);
     Ok(Trigger::FollowUp {
         uuid: uuid.to_string(),
-        follow_up: crate::alert::confirm::FollowUp { cycle, attempt },
+        follow_up: confirm::FollowUp { cycle, attempt },
     })
 }
 

@@ -4,6 +4,8 @@
 //! `handler` wires them to the edges in `aws` (collect, locate, state, alert).
 
 pub mod config;
+mod deps;
 pub mod event;
 pub mod handler;
 pub mod metrics;
+mod settle;

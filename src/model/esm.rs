@@ -109,11 +109,7 @@ impl EventSourceMapping {
 
     /// The function's name, from its ARN (`arn:aws:lambda:r:a:function:NAME[:qualifier]`).
     pub fn function_name(&self) -> &str {
-        let mut parts = self.function_arn.split(':');
-        match parts.nth(6) {
-            Some(name) if self.function_arn.starts_with("arn:") => name,
-            _ => &self.function_arn,
-        }
+        function_name(&self.function_arn)
     }
 
     /// The ARN of the event source the mapping reads from (`EventSourceArn`); `None` for
@@ -132,5 +128,15 @@ impl EventSourceMapping {
             EventSource::Msk { cluster_arn } => Some(cluster_arn),
             _ => None,
         }
+    }
+}
+
+/// A function's name from its ARN (`arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`);
+/// anything that is not an ARN is taken as the name already.
+pub fn function_name(arn: &str) -> &str {
+    if arn.starts_with("arn:") {
+        arn.split(':').nth(6).unwrap_or(arn)
+    } else {
+        arn
     }
 }

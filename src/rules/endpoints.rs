@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use super::flow::{report_alternatives, report_required, sg_leg, Hop, Pair, SgBlock};
 use super::path::{Peer, SgPeer};
 use super::services::{one_subnet_per_az, Caller, Service, LAMBDA_PRINCIPAL};
-use super::{nacl, Ctx, Findings, Fix, RuleId, Severity};
+use super::{https_egress, nacl, Ctx, Findings, Fix, RuleId, Severity};
 use crate::index::Index;
 use crate::model::{EndpointLife, Subnet, VpcEndpoint};
 use crate::policy::{Decision, KeyValue, Policy, Principal, Request};
@@ -193,34 +193,7 @@ fn paths(ctx: &Ctx<'_, '_>, service: &Service, endpoint: &VpcEndpoint, findings:
         let mut pairs = Vec::new();
         for to in &enis {
             let mut hops: Vec<Hop> = Vec::new();
-            let to_endpoint = SgPeer {
-                groups: &endpoint.security_group_ids,
-                addresses: Peer::Net(to.cidr),
-            };
-            hops.extend(sg_leg(
-                ctx,
-                &net.security_group_ids,
-                true,
-                (443, 443),
-                to_endpoint,
-                &format!("endpoint {}", endpoint.id),
-                || SgBlock {
-                    rule: RuleId::HttpsEgress,
-                    subject: endpoint.id.clone(),
-                    resources: vec![first.clone(), endpoint.id.clone()],
-                    headline: format!(
-                        "The mapping's security group(s) {} let no TCP 443 out to endpoint {} ({label}): add an outbound rule for TCP 443 on {first} to {endpoint_group}",
-                        net.security_group_ids.join(", "),
-                        endpoint.id
-                    ),
-                    detail: format!("from subnet {} to its ENI in {}", from.id, to.id),
-                    fix: Some(Fix::EndpointEgress {
-                        esm_group: first.clone(),
-                        endpoint_id: endpoint.id.clone(),
-                        endpoint_group: endpoint_group.clone(),
-                    }),
-                },
-            ));
+            hops.extend(https_egress::to_endpoint(ctx, endpoint, label, from, to));
             hops.extend(nacl::subnet_pair(
                 ctx,
                 from,

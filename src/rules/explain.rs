@@ -15,11 +15,21 @@ pub struct Explanation {
 }
 
 impl Explanation {
+    /// What `--remediate apply` does about the rule, in the planner's own terms: some rules
+    /// are automated on one path only.
     pub fn automated_text(&self) -> &'static str {
-        if self.automated {
-            "yes, with --remediate apply (REMEDIATION=apply in the function)"
-        } else {
-            "never; esm-guard prints the exact AWS CLI command"
+        match (self.rule, self.automated) {
+            (RuleId::HttpsEgress, true) => {
+                "on the endpoint path, with --remediate apply (REMEDIATION=apply in the function): TCP 443 to the endpoint's group; never on the NAT path (0.0.0.0/0): esm-guard prints the exact AWS CLI command"
+            }
+            (RuleId::BrokerEgress, true) => {
+                "for MSK, with --remediate apply (REMEDIATION=apply in the function): a self-referencing rule on the broker port; never for self-managed brokers' addresses: esm-guard prints the exact AWS CLI command"
+            }
+            (RuleId::NoServicePath, true) => {
+                "the missing interface endpoints, with --remediate apply (REMEDIATION=apply in the function); never a NAT gateway or a route: esm-guard prints the exact AWS CLI commands"
+            }
+            (_, true) => "yes, with --remediate apply (REMEDIATION=apply in the function)",
+            (_, false) => "never; esm-guard prints the exact AWS CLI command",
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 macro_rules! rule_ids {
-    ($($variant:ident => $id:literal,)*) => {
+    ($($variant:ident => $id:literal in $home:literal,)*) => {
         /// A rule of `RULES.md`. The ids are a public contract: never rename one.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum RuleId { $($variant,)* }
@@ -18,34 +18,41 @@ macro_rules! rule_ids {
             pub fn parse(id: &str) -> Option<RuleId> {
                 match id { $($id => Some(RuleId::$variant),)* _ => None }
             }
+
+            /// The file that holds the rule's check (its explanation is in `explain.rs`,
+            /// its firing and quiet cases in `tests/it/engine/rules.rs`).
+            pub fn home(self) -> &'static str {
+                match self { $(RuleId::$variant => concat!("src/rules/", $home),)* }
+            }
         }
     };
 }
 
+// Each id, and the file of its check: one home per rule.
 rule_ids! {
-    ClusterNotFound => "cluster-not-found",
-    BrokerIngress => "broker-ingress",
-    BrokerEgress => "broker-egress",
-    NoServicePath => "no-service-path",
-    NatUnavailable => "nat-unavailable",
-    NatNotPublic => "nat-not-public",
-    NatCrossAz => "nat-cross-az",
-    EgressUnverifiable => "egress-unverifiable",
-    HttpsEgress => "https-egress",
-    EndpointUnavailable => "endpoint-unavailable",
-    EndpointPrivateDnsOff => "endpoint-private-dns-off",
-    VpcDnsDisabled => "vpc-dns-disabled",
-    EndpointSgIngress => "endpoint-sg-ingress",
-    EndpointAzCoverage => "endpoint-az-coverage",
-    EndpointPolicyDenies => "endpoint-policy-denies",
-    EndpointPolicyOpen => "endpoint-policy-open",
-    NaclBlocks => "nacl-blocks",
-    EsmReportedProblem => "esm-reported-problem",
-    PathDegraded => "path-degraded",
-    EndpointPending => "endpoint-pending",
-    EndpointPolicyScope => "endpoint-policy-scope",
-    DestinationPath => "destination-path",
-    InsufficientData => "insufficient-data",
+    ClusterNotFound => "cluster-not-found" in "sources.rs",
+    BrokerIngress => "broker-ingress" in "brokers.rs",
+    BrokerEgress => "broker-egress" in "brokers.rs",
+    NoServicePath => "no-service-path" in "service_path.rs",
+    NatUnavailable => "nat-unavailable" in "service_path.rs",
+    NatNotPublic => "nat-not-public" in "service_path.rs",
+    NatCrossAz => "nat-cross-az" in "service_path.rs",
+    EgressUnverifiable => "egress-unverifiable" in "flow.rs",
+    HttpsEgress => "https-egress" in "https_egress.rs",
+    EndpointUnavailable => "endpoint-unavailable" in "endpoints.rs",
+    EndpointPrivateDnsOff => "endpoint-private-dns-off" in "service_path.rs",
+    VpcDnsDisabled => "vpc-dns-disabled" in "endpoints.rs",
+    EndpointSgIngress => "endpoint-sg-ingress" in "endpoints.rs",
+    EndpointAzCoverage => "endpoint-az-coverage" in "endpoints.rs",
+    EndpointPolicyDenies => "endpoint-policy-denies" in "endpoints.rs",
+    EndpointPolicyOpen => "endpoint-policy-open" in "endpoints.rs",
+    NaclBlocks => "nacl-blocks" in "nacl.rs",
+    EsmReportedProblem => "esm-reported-problem" in "reported.rs",
+    PathDegraded => "path-degraded" in "flow.rs",
+    EndpointPending => "endpoint-pending" in "endpoints.rs",
+    EndpointPolicyScope => "endpoint-policy-scope" in "endpoints.rs",
+    DestinationPath => "destination-path" in "service_path.rs",
+    InsufficientData => "insufficient-data" in "gaps.rs",
 }
 
 impl std::fmt::Display for RuleId {

@@ -9,6 +9,8 @@ mod endpoints;
 mod explain;
 mod finding;
 mod flow;
+mod gaps;
+mod https_egress;
 mod ids;
 mod nacl;
 mod network;
@@ -16,6 +18,7 @@ pub mod path;
 pub mod reported;
 mod service_path;
 pub mod services;
+mod sources;
 
 pub use brokers::host_ipv4;
 pub use endpoints::role_decides;
@@ -28,7 +31,7 @@ pub use services::{required_services, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
-use crate::model::{EventSourceMapping, GapCause, GapScope, ScalingMode, Snapshot, Subnet};
+use crate::model::{EventSourceMapping, ScalingMode, Snapshot, Subnet};
 use finding::Findings;
 use network::Derived;
 
@@ -176,60 +179,9 @@ pub(crate) struct Ctx<'i, 'a> {
 
 fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingReport {
     let mut findings = Findings::default();
-    let mut lambda_report = None;
-    if let Some(problem) = esm
-        .last_processing_result
-        .as_deref()
-        .filter(|r| r.trim_start().starts_with("PROBLEM:"))
-    {
-        let (report, message) = reported::finding(&esm.uuid, problem);
-        lambda_report = Some(report);
-        findings.push(
-            RuleId::EsmReportedProblem,
-            Severity::Fail,
-            &esm.uuid,
-            vec![esm.uuid.clone()],
-            message,
-            Some(Fix::ReviewMapping {
-                uuid: esm.uuid.clone(),
-            }),
-        );
-    }
-
+    let lambda_report = reported::check(esm, &mut findings);
     let derived = network::derive(index, esm);
-    let vpc_id = match &derived {
-        Derived::Vpc(net) => Some(net.vpc_id.as_str()),
-        _ => None,
-    };
-    let gaps: Vec<_> = index
-        .snapshot
-        .gaps
-        .iter()
-        .filter(|gap| match &gap.scope {
-            GapScope::All => true,
-            GapScope::Vpc(id) => Some(id.as_str()) == vpc_id,
-            GapScope::Cluster(arn) => esm.source_arn() == Some(arn.as_str()),
-            GapScope::Mapping(uuid) => *uuid == esm.uuid,
-            GapScope::Function(arn) => *arn == esm.function_arn,
-            // Only the checks that read the list are undecided: the security-group legs
-            // say so where they meet it.
-            GapScope::PrefixList(_) => false,
-        })
-        .collect();
-    for gap in &gaps {
-        let (advice, fix) = gap_advice(gap);
-        findings.push(
-            RuleId::InsufficientData,
-            Severity::Unknown,
-            &gap.api_call,
-            vec![gap.api_call.clone()],
-            format!(
-                "{} failed ({}), so this mapping cannot be judged; {advice}",
-                gap.api_call, gap.error
-            ),
-            fix,
-        );
-    }
+    let gaps = gaps::check(index, esm, &derived, &mut findings);
 
     let network = match &derived {
         Derived::Vpc(net) => Some(net.summary()),
@@ -245,53 +197,11 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         }
         _ => None,
     };
-    let bad_servers = match &derived {
-        Derived::Vpc(net) => net.bad_servers.as_slice(),
-        Derived::Internet { bad_servers, .. } => bad_servers.as_slice(),
-        _ => &[],
-    };
-    if !bad_servers.is_empty() {
-        findings.push(
-            RuleId::InsufficientData,
-            Severity::Unknown,
-            "bootstrap-servers",
-            bad_servers.to_vec(),
-            format!(
-                "The bootstrap server(s) {} have no port from 1 to 65535, so the path to them cannot be judged: fix KAFKA_BOOTSTRAP_SERVERS (host:port)",
-                bad_servers.join(", ")
-            ),
-            Some(Fix::ReviewMapping {
-                uuid: esm.uuid.clone(),
-            }),
-        );
-    }
     match &derived {
-        Derived::ClusterMissing(arn) if gaps.is_empty() => findings.push(
-            RuleId::ClusterNotFound,
-            Severity::Fail,
-            arn,
-            vec![arn.clone()],
-            format!(
-                "The mapping reads from {} {arn}, which does not exist in {}: point the mapping at an existing one or delete it",
-                if matches!(esm.source, crate::model::EventSource::MskVpcConnection { .. }) {
-                    "MSK VPC connection"
-                } else {
-                    "MSK cluster"
-                },
-                index.snapshot.region
-            ),
-            Some(Fix::ReviewMapping { uuid: esm.uuid.clone() }),
-        ),
-        Derived::Undetermined(why) if gaps.is_empty() => findings.push(
-            RuleId::InsufficientData,
-            Severity::Unknown,
-            &esm.uuid,
-            vec![esm.uuid.clone()],
-            why.clone(),
-            None,
-        ),
         // With facts missing, the network rules would judge half a picture: skip them.
-        Derived::Vpc(net) if gaps.is_empty() => {
+        _ if gaps > 0 => {}
+        Derived::ClusterMissing(arn) => sources::check_missing(index, esm, arn, &mut findings),
+        Derived::Vpc(net) => {
             let ctx = Ctx {
                 index,
                 esm,
@@ -341,38 +251,4 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
     // Lambda's report says something else once the rest is known to be fine.
     reported::reassess(&mut report, None);
     report
-}
-
-/// What to do about a gap, and the fix that says it.
-fn gap_advice(gap: &crate::model::DataGap) -> (String, Option<Fix>) {
-    match gap.cause {
-        GapCause::Denied => (
-            format!(
-                "grant the IAM action {} to the role esm-guard runs as",
-                gap.iam_action
-            ),
-            Some(Fix::GrantIam {
-                action: gap.iam_action.clone(),
-            }),
-        ),
-        GapCause::Throttled => (
-            "it was throttled past the retries; the next run (or the schedule) reads it again"
-                .to_string(),
-            None,
-        ),
-        GapCause::Unavailable => (
-            "AWS or the connection failed past the retries; the next run (or the schedule) reads it again"
-                .to_string(),
-            None,
-        ),
-        GapCause::Incomplete => (
-            "the answer was incomplete (cut off, or without a field AWS always sends); the next run (or the schedule) reads it again"
-                .to_string(),
-            None,
-        ),
-        GapCause::Deadline => (
-            "the run ran out of time; raise the function's timeout if this repeats".to_string(),
-            None,
-        ),
-    }
 }

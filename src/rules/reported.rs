@@ -123,9 +123,31 @@ pub struct PlannedCheck {
     pub due: i64,
 }
 
-/// The finding for Lambda's report `text` on mapping `uuid`, as the engine first judges it
-/// (`fail`); `reassess` refines it once the rest of the mapping's findings are known.
-pub fn finding(uuid: &str, text: &str) -> (LambdaReport, String) {
+/// Lambda's report on `esm`, when it reports a problem: the finding, first judged `fail`
+/// (`reassess` refines it once the rest of the mapping's findings are known).
+pub(super) fn check(
+    esm: &crate::model::EventSourceMapping,
+    findings: &mut super::Findings,
+) -> Option<LambdaReport> {
+    let problem = esm
+        .last_processing_result
+        .as_deref()
+        .filter(|r| r.trim_start().starts_with("PROBLEM:"))?;
+    let (report, message) = finding(&esm.uuid, problem);
+    findings.push(
+        RuleId::EsmReportedProblem,
+        Severity::Fail,
+        &esm.uuid,
+        vec![esm.uuid.clone()],
+        message,
+        Some(Fix::ReviewMapping {
+            uuid: esm.uuid.clone(),
+        }),
+    );
+    Some(report)
+}
+
+fn finding(uuid: &str, text: &str) -> (LambdaReport, String) {
     let kind = classify(text);
     let report = LambdaReport {
         text: text.trim().to_string(),

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use super::flow::{report_required, sg_leg, Hop, SgBlock};
-use super::path::{Peer, SgPeer, EPHEMERAL};
+use super::flow::{report_required, Hop};
+use super::path::{Peer, EPHEMERAL};
 use super::services::{destination_service, one_subnet_per_az, required_services, Service};
-use super::{endpoints, nacl, Ctx, Findings, Fix, RuleId, Severity};
+use super::{endpoints, https_egress, nacl, Ctx, Findings, Fix, RuleId, Severity};
 use crate::model::{EndpointLife, Partition, RouteTarget, Subnet, VpcEndpoint};
 
 /// Where a subnet's default route leads.
@@ -201,38 +201,9 @@ pub(crate) fn check(ctx: &Ctx<'_, '_>, findings: &mut Findings) {
         }
     }
     if !nat_subnets.is_empty() || !elsewhere.is_empty() {
-        hops.extend(https_to_internet(ctx));
+        hops.extend(https_egress::to_internet(ctx));
     }
     report_required(findings, &hops);
-}
-
-fn https_to_internet(ctx: &Ctx<'_, '_>) -> Option<Hop> {
-    let net = ctx.net;
-    let first = net.first_group().unwrap_or_default().to_string();
-    sg_leg(
-        ctx,
-        &net.security_group_ids,
-        true,
-        (443, 443),
-        SgPeer {
-            groups: &[],
-            addresses: Peer::Internet,
-        },
-        "the internet",
-        || {
-            SgBlock {
-            rule: RuleId::HttpsEgress,
-            subject: "internet".into(),
-            resources: net.security_group_ids.clone(),
-            headline: format!(
-                "The mapping's security group(s) {} let no TCP 443 out to 0.0.0.0/0, which the NAT path to Lambda and STS needs: add an outbound rule for TCP 443 to 0.0.0.0/0 on {first}",
-                net.security_group_ids.join(", ")
-            ),
-            detail: String::new(),
-            fix: Some(Fix::EgressAnywhere { esm_group: first.clone() }),
-        }
-        },
-    )
 }
 
 fn no_service_path(

@@ -1,6 +1,7 @@
 //! The one integration-test binary (every file directly under tests/ would link the AWS SDK
 //! again): modules by subject.
 
+mod architecture;
 mod bad_input;
 mod collect;
 mod engine;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::alert::compose::*;
 use crate::alert::decide::*;
+use crate::alert::facts::*;
 use crate::plan::Action;
 use crate::remediation::{Healing, MappingHealing, Mode as Remediation};
 use crate::rules::{Finding, RuleId, Severity, Verdict};

@@ -4,9 +4,9 @@ mod decide;
 mod escaping;
 mod messages;
 
-use crate::alert::compose::AlertContext;
 use crate::alert::decide::AlertKind;
 use crate::alert::decide::{AlertState, Problem};
+use crate::alert::AlertContext;
 use crate::model::ScalingMode;
 use crate::plan::{Action, ActionKind, FindingRef};
 use crate::remediation::Mode as Remediation;

@@ -904,6 +904,54 @@ fn every_rule_id_has_a_firing_and_a_quiet_case() {
     assert_eq!(RuleId::ALL.len(), 23, "RULES.md lists 23 rules");
 }
 
+/// One home per rule: the file the id table names holds the check (it builds the rule's
+/// finding outside its tests), and `explain` says what it checks, why and how to fix it.
+#[test]
+fn every_rule_id_has_its_check_where_the_table_says_and_an_explanation() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for rule in RuleId::ALL {
+        let path = format!("{root}/{}", rule.home());
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{rule}: its home {path} cannot be read: {e}"));
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let variant = format!("RuleId::{rule:?}");
+        assert!(
+            code.contains(&variant),
+            "{rule}: its home {} does not build {variant}",
+            rule.home()
+        );
+        let e = esm_guard::rules::explain(*rule);
+        for (field, value) in [("checks", e.checks), ("why", e.why), ("fix", e.fix)] {
+            assert!(value.len() > 20, "{rule}: explain has no {field}");
+        }
+    }
+}
+
+/// ARCHITECTURE.md's table of rule homes is the id table's.
+#[test]
+fn architecture_names_each_rules_home() {
+    let text = std::fs::read_to_string(format!("{}/ARCHITECTURE.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("ARCHITECTURE.md");
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() == 4 && cells[1].starts_with('`') && cells[2].starts_with("`src/rules/"))
+                .then(|| {
+                    (
+                        cells[1].trim_matches('`').to_string(),
+                        cells[2].trim_matches('`').to_string(),
+                    )
+                })
+        })
+        .collect();
+    let expected: Vec<(String, String)> = RuleId::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), r.home().to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+}
+
 /// The firing table must not fire by accident: each case's account, with the one change
 /// undone, is the healthy baseline, which passes.
 #[test]
