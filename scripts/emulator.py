@@ -149,7 +149,25 @@ What is patched in moto 5.2.5 (see ``apply_patches``)
       deny-all entries; route State is ``blackhole`` when the target is gone (deleted or
       detached internet gateway, deleted/failed NAT gateway, deleted endpoint, ENI or
       peering); CreateNatGateway without ConnectivityType is ``public``.
-    * SNS: Publish with MessageStructure=json requires a "default" key, as AWS does.
+    * SNS, Publish with MessageStructure=json (PublishBatch entries too: moto honours their
+      MessageStructure):
+
+      - the Message must be a JSON object whose "default" is a string, else InvalidParameter
+        (``Invalid parameter: Message Structure - JSON message body failed to parse`` /
+        ``... - No default entry in JSON message body``), a failed entry for PublishBatch;
+        moto checks nothing when the topic has no subscriber and otherwise only that each
+        subscriber's protocol key or "default" is there.
+      - the message attributes are not sent, as AWS documents ("Message attributes are sent
+        only when the message structure is String, not JSON"; moto sends them): an SQS
+        subscriber's envelope has no "MessageAttributes", a raw-delivery SQS message no
+        message attributes.  (HTTP/HTTPS and Lambda subscribers get none from moto either
+        way.)
+      - a filter policy of scope MessageAttributes (the default) matches such a message as
+        one without attributes, so a policy requiring an attribute does not deliver it.
+        AWS does not document filtering of JSON-structured messages explicitly; the
+        emulator takes the strict reading (the attributes are not sent, so there is nothing
+        to filter on).  Scope MessageBody is moto's: it matches the JSON structure as
+        published (the whole object, not the subscriber's entry), not confirmed against AWS.
     * EventBridge: TestEventPattern (moto: not implemented) using moto's rule matcher.
     * EventBridge Scheduler (moto accepts any shape; a missing group is a KeyError, HTTP 500;
       a second CreateSchedule of a name answers ConflictException with HTTP 400).
@@ -1137,11 +1155,45 @@ def find_nat_gateway(nat_id: str) -> Any:
 
 
 def _patch_sns() -> None:
+    """Publish (and each PublishBatch entry, which moto runs through ``SNSBackend.publish``)
+    with MessageStructure=json: the Message must be a JSON object with a string "default"
+    (moto checks nothing without subscribers, and with them only that the subscriber's
+    protocol key or "default" exists), and the message attributes are not sent (AWS: "Message
+    attributes are sent only when the message structure is String, not JSON"), so
+    subscribers get none and MessageAttributes-scoped filter policies see none."""
     from moto.sns import models as sm
     from moto.sns.exceptions import InvalidParameterValue
 
     Backend = sm.SNSBackend
     original_publish = Backend.publish
+    original_deliver = sm.Subscription.publish
+
+    def deliver(
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> None:
+        # moto filters on, and delivers (SQS envelope "MessageAttributes", raw-delivery SQS
+        # message attributes), the attributes of every message: drop them for JSON ones.
+        if message_structure == "json":
+            message_attributes = None
+        return original_deliver(
+            self,
+            message,
+            message_id,
+            subject=subject,
+            message_attributes=message_attributes,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+            message_structure=message_structure,
+        )
+
+    sm.Subscription.publish = deliver
 
     def publish(self: Any, message: str, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("message_structure") == "json":

@@ -887,6 +887,99 @@ def scheduler_request_log_params(ctx: Ctx) -> None:
     ], logged
 
 
+def sns_queue(ctx: Ctx, account: str, topic: str, name: str, **attributes: str) -> str:
+    """A queue subscribed to the topic (with these subscription attributes); its URL."""
+    sqs = ctx.client("sqs", account)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ctx.client("sns", account).subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+    return url
+
+
+def drain(ctx: Ctx, account: str, url: str) -> list[dict[str, Any]]:
+    """Every message in the queue (moto delivers SNS to SQS before Publish answers), deleted."""
+    sqs = ctx.client("sqs", account)
+    got: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            return got
+        got += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+SEVERITY_FAIL = {"severity": {"DataType": "String", "StringValue": "fail"}}
+
+
+@check
+def sns_json_structure_sends_no_attributes(ctx: Ctx) -> None:
+    account = "100000000020"
+    sns = ctx.client("sns", account)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    envelope = sns_queue(ctx, account, topic, "envelope")
+    raw = sns_queue(ctx, account, topic, "raw", RawMessageDelivery="true")
+    sns.publish(TopicArn=topic, Message="plain", MessageAttributes=SEVERITY_FAIL)
+    [m] = drain(ctx, account, envelope)
+    body = json.loads(m["Body"])
+    assert body["Message"] == "plain" and body["MessageAttributes"] == {"severity": {"Type": "String", "Value": "fail"}}, body
+    [m] = drain(ctx, account, raw)
+    assert m["Body"] == "plain" and m["MessageAttributes"] == {"severity": {"DataType": "String", "StringValue": "fail"}}, m
+    structured = json.dumps({"default": "for everyone", "sqs": "for queues"})
+    sns.publish(TopicArn=topic, Message=structured, MessageStructure="json", MessageAttributes=SEVERITY_FAIL)
+    sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": structured, "MessageStructure": "json", "MessageAttributes": SEVERITY_FAIL}])
+    got = drain(ctx, account, envelope)
+    assert len(got) == 2, got
+    for m in got:
+        body = json.loads(m["Body"])
+        assert body["Message"] == "for queues" and not body.get("MessageAttributes"), body
+    got = drain(ctx, account, raw)
+    assert len(got) == 2, got
+    for m in got:
+        assert m["Body"] == "for queues" and "MessageAttributes" not in m, m
+
+
+@check
+def sns_json_structure_filter_policy_sees_no_attributes(ctx: Ctx) -> None:
+    account = "100000000021"
+    sns = ctx.client("sns", account)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    filtered = sns_queue(ctx, account, topic, "failures", FilterPolicy=json.dumps({"severity": ["fail"]}))
+    everything = sns_queue(ctx, account, topic, "everything")
+    sns.publish(TopicArn=topic, Message="string", MessageAttributes=SEVERITY_FAIL)
+    sns.publish(TopicArn=topic, Message=json.dumps({"default": "json"}), MessageStructure="json", MessageAttributes=SEVERITY_FAIL)
+    sns.publish(TopicArn=topic, Message="string, info", MessageAttributes={"severity": {"DataType": "String", "StringValue": "info"}})
+    assert [json.loads(m["Body"])["Message"] for m in drain(ctx, account, filtered)] == ["string"]
+    assert sorted(json.loads(m["Body"])["Message"] for m in drain(ctx, account, everything)) == ["json", "string", "string, info"]
+
+
+@check
+def sns_json_structure_requires_default(ctx: Ctx) -> None:
+    account = "100000000022"
+    sns = ctx.client("sns", account)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    no_default = "Invalid parameter: Message Structure - No default entry in JSON message body"
+    not_json = "Invalid parameter: Message Structure - JSON message body failed to parse"
+    bad = [(json.dumps({"sqs": "x"}), no_default), (json.dumps({"default": 1}), no_default),
+           (json.dumps(["default"]), no_default), ("default", not_json)]
+    queue = None
+    for subscribed in (False, True):  # moto checks nothing without a subscriber
+        if subscribed:
+            queue = sns_queue(ctx, account, topic, "q")
+        for message, text in bad:
+            got = client_error(lambda: sns.publish(TopicArn=topic, Message=message, MessageStructure="json"))
+            assert got == ("InvalidParameter", 400, text), (subscribed, message, got)
+    assert queue and drain(ctx, account, queue) == []
+    result = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "bad", "Message": json.dumps({"sqs": "x"}), "MessageStructure": "json"},
+        {"Id": "good", "Message": json.dumps({"default": "d"}), "MessageStructure": "json"}])
+    assert [e["Id"] for e in result["Successful"]] == ["good"], result
+    assert [(e["Id"], e["Code"], e["SenderFault"]) for e in result["Failed"]] == [("bad", "InvalidParameter", True)], result
+    sns.publish(TopicArn=topic, Message=json.dumps({"default": "d", "email": "e"}), MessageStructure="json")
+    assert [json.loads(m["Body"])["Message"] for m in drain(ctx, account, queue)] == ["d", "d"]
+
+
 @check
 def exits_when_stdin_closes(ctx: Ctx) -> None:
     proc, url = start_emulator()

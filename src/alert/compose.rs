@@ -1,5 +1,5 @@
 //! What an alert says: the facts every part shares, the Chatbot custom notification and the
-//! e-mail put together, and the whole bounded to one SNS publish.
+//! e-mail put together, each bounded to one SNS publish.
 
 use serde_json::{json, Value};
 
@@ -33,11 +33,13 @@ pub struct Message {
 }
 
 impl Message {
-    /// The `Message` of a `MessageStructure=json` publish: Chatbot's HTTPS endpoint and the
-    /// default get the notification JSON, e-mail subscribers the text.
-    pub fn sns_json(&self) -> String {
-        let chatbot = self.chatbot.to_string();
-        json!({"default": chatbot, "email": self.email, "https": chatbot}).to_string()
+    /// The body of the publish to the alert topic (Chatbot, and machines): the custom
+    /// notification. A plain `String` message, since SNS delivers message attributes only
+    /// with that structure ("Message attributes are sent only when the message structure is
+    /// String, not JSON", https://docs.aws.amazon.com/sns/latest/dg/SNSMessageAttributes.html),
+    /// and filter policies work on them. The e-mail text goes to its own topic.
+    pub fn chat_body(&self) -> String {
+        self.chatbot.to_string()
     }
 }
 
@@ -165,24 +167,37 @@ pub const SNS_MAX_BYTES: usize = 262_144;
 pub(super) const SNS_MARGIN: usize = 8 * 1024;
 
 impl Message {
-    /// The bytes SNS counts: the message, the subject, the attributes' names, types and values.
+    /// The bytes SNS counts for the larger of the two publishes (the notification, the
+    /// e-mail): the body, the subject, the attributes' names, types and values.
     pub fn sns_bytes(&self) -> usize {
-        self.sns_json().len()
-            + self.subject.len()
+        self.chat_bytes().max(self.email_bytes())
+    }
+
+    fn envelope_bytes(&self) -> usize {
+        self.subject.len()
             + self
                 .attributes
                 .iter()
                 .map(|a| a.name.len() + a.data_type.len() + a.value.len())
                 .sum::<usize>()
     }
+
+    pub fn chat_bytes(&self) -> usize {
+        self.chat_body().len() + self.envelope_bytes()
+    }
+
+    pub fn email_bytes(&self) -> usize {
+        self.email.len() + self.envelope_bytes()
+    }
 }
 
-/// Cuts the e-mail (the only part without a fixed bound) until the whole publish fits SNS,
+/// Cuts the e-mail (the only part without a fixed bound; the notification's fields are
+/// bounded by construction) until its publish fits SNS,
 /// saying what was left out and where the full report is: a publish must never fail for
 /// its size, or the mapping is never alerted.
 pub(super) fn bound_to_sns(message: &mut Message, uuid: &str) {
     let limit = SNS_MAX_BYTES - SNS_MARGIN;
-    let over = message.sns_bytes().saturating_sub(limit);
+    let over = message.email_bytes().saturating_sub(limit);
     if over == 0 {
         return;
     }
@@ -191,9 +206,8 @@ pub(super) fn bound_to_sns(message: &mut Message, uuid: &str) {
             "\n\n[... cut to fit an SNS message: {dropped} more characters. The function's log has the full report of this mapping; `esm-guard audit --esm {uuid}` prints it too.]\n"
         )
     };
-    // JSON escaping can grow text: cut twice what is over, on a character boundary.
     let reserve = note(usize::MAX).len();
-    let mut cut = message.email.len().saturating_sub(over * 2 + reserve);
+    let mut cut = message.email.len().saturating_sub(over + reserve);
     while cut > 0 && !message.email.is_char_boundary(cut) {
         cut -= 1;
     }

@@ -1,5 +1,8 @@
-//! Publishes an alert to the SNS topic: one message, `MessageStructure=json`, so Chatbot's
-//! HTTPS subscription gets the custom notification and e-mail subscribers the text.
+//! Publishes an alert: the plain-text e-mail to the e-mail topic (when there is one), then the
+//! Chatbot custom notification to the alert topic. Two `String` messages rather than one
+//! `MessageStructure=json`: SNS sends message attributes (and so the filter policies'
+//! `severity`, `alert_kind`, ...) only with `String` messages. The e-mail goes first: if the
+//! second publish fails, the retry repeats an e-mail, never a Slack message.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,14 +23,20 @@ pub enum PublishError {
 pub struct Publisher {
     sns: aws_sdk_sns::Client,
     topic_arn: String,
+    email_topic_arn: Option<String>,
     calls: AtomicU32,
 }
 
 impl Publisher {
-    pub fn new(sns: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+    pub fn new(
+        sns: aws_sdk_sns::Client,
+        topic_arn: impl Into<String>,
+        email_topic_arn: Option<String>,
+    ) -> Self {
         Publisher {
             sns,
             topic_arn: topic_arn.into(),
+            email_topic_arn,
             calls: AtomicU32::new(0),
         }
     }
@@ -37,9 +46,8 @@ impl Publisher {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Publishes `message`; returns SNS's message id.
+    /// Publishes `message`; returns SNS's message id of the notification.
     pub async fn publish(&self, message: &Message) -> Result<String, PublishError> {
-        let sns = &self.sns;
         let mut attributes = HashMap::new();
         for a in &message.attributes {
             let value = MessageAttributeValue::builder()
@@ -52,18 +60,38 @@ impl Publisher {
                 })?;
             attributes.insert(a.name.to_string(), value);
         }
+        if let Some(email_topic) = &self.email_topic_arn {
+            self.send(email_topic, &message.email, &message.subject, &attributes)
+                .await?;
+        }
+        self.send(
+            &self.topic_arn,
+            &message.chat_body(),
+            &message.subject,
+            &attributes,
+        )
+        .await
+    }
+
+    async fn send(
+        &self,
+        topic: &str,
+        body: &str,
+        subject: &str,
+        attributes: &HashMap<String, MessageAttributeValue>,
+    ) -> Result<String, PublishError> {
+        let sns = &self.sns;
         self.calls.fetch_add(1, Ordering::Relaxed);
         let out = sns
             .publish()
-            .topic_arn(&self.topic_arn)
-            .message_structure("json")
-            .message(message.sns_json())
-            .subject(&message.subject)
-            .set_message_attributes(Some(attributes))
+            .topic_arn(topic)
+            .message(body)
+            .subject(subject)
+            .set_message_attributes(Some(attributes.clone()))
             .send()
             .await
             .map_err(|e| PublishError::Call {
-                topic: self.topic_arn.clone(),
+                topic: topic.to_string(),
                 message: DisplayErrorContext(e).to_string(),
             })?;
         Ok(out.message_id().unwrap_or_default().to_string())

@@ -11,6 +11,8 @@ pub use crate::remediation::Mode as Remediation;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub alert_topic_arn: String,
+    /// `ALERT_EMAIL_TOPIC_ARN`: where the plain-text e-mail version goes; none: no e-mail.
+    pub alert_email_topic_arn: Option<String>,
     pub state_table: String,
     pub remediation: Remediation,
     /// Findings below this severity never alert.
@@ -64,6 +66,18 @@ impl Config {
                 expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
             });
         }
+
+        let alert_email_topic_arn = match get("ALERT_EMAIL_TOPIC_ARN") {
+            None => None,
+            Some(arn) if is_topic_arn(&arn) => Some(arn),
+            Some(arn) => {
+                return Err(ConfigError::Invalid {
+                    var: "ALERT_EMAIL_TOPIC_ARN",
+                    value: arn,
+                    expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                })
+            }
+        };
 
         let state_table = get("STATE_TABLE").ok_or(ConfigError::Missing {
             var: "STATE_TABLE",
@@ -165,6 +179,7 @@ impl Config {
 
         Ok(Config {
             alert_topic_arn,
+            alert_email_topic_arn,
             state_table,
             remediation,
             alert_min_severity,
@@ -263,6 +278,7 @@ mod tests {
             config,
             Config {
                 alert_topic_arn: TOPIC.into(),
+                alert_email_topic_arn: None,
                 state_table: "esm-guard-StateTable-9Q8W".into(),
                 remediation: Remediation::Off,
                 alert_min_severity: Severity::Warn,
@@ -339,6 +355,7 @@ mod tests {
         let cases = [
             ("ALERT_TOPIC_ARN", "my-topic"),
             ("ALERT_TOPIC_ARN", "arn:aws:sqs:us-east-1:123456789012:q"),
+            ("ALERT_EMAIL_TOPIC_ARN", "mail@example.com"),
             ("STATE_TABLE", "a b"),
             ("REMEDIATION", "yes"),
             ("ALERT_MIN_SEVERITY", "critical"),

@@ -62,6 +62,7 @@ impl Deps {
             publisher: Publisher::new(
                 aws_sdk_sns::Client::new(sdk),
                 config.alert_topic_arn.clone(),
+                config.alert_email_topic_arn.clone(),
             ),
             state: StateStore::new(
                 aws_sdk_dynamodb::Client::new(sdk),

@@ -84,6 +84,22 @@ async fn broken_mapping_alerts_once_then_resolves_after_the_fix() {
         alert.subject
     );
 
+    // The e-mail version: plain text on its own topic, the same subject and attributes.
+    let emails = env.emails().await;
+    assert_eq!(emails.len(), 1, "{emails:#?}");
+    let (subject, text, attributes) = &emails[0];
+    assert_eq!(subject, &alert.subject);
+    assert!(
+        text.starts_with("FAIL: the Kafka event source mapping of orders-consumer"),
+        "{text}"
+    );
+    assert!(
+        serde_json::from_str::<Value>(text).is_err(),
+        "plain text, not JSON"
+    );
+    assert_eq!(attributes["severity"]["Value"], "fail");
+    assert_eq!(attributes["alert_kind"]["Value"], "new");
+
     let item = env.stored(&uuid).await.expect("state stored");
     assert_eq!(item["open"], AttributeValue::Bool(true));
     assert_eq!(item["last_alerted"], AttributeValue::N(NOW.to_string()));

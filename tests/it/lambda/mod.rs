@@ -25,6 +25,8 @@ struct Env {
     deps: Deps,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    /// The e-mail topic's subscriber.
+    email_queue_url: String,
     dynamodb: aws_sdk_dynamodb::Client,
 }
 
@@ -96,9 +98,36 @@ async fn env() -> Env {
         .send()
         .await
         .expect("Subscribe");
+    // The e-mail version goes to a topic of its own (the name the template's policy renders).
+    let email_topic_arn = sns
+        .create_topic()
+        .name("esm-guard-alert-email-topic")
+        .send()
+        .await
+        .expect("CreateTopic (e-mail)")
+        .topic_arn()
+        .expect("topic arn")
+        .to_string();
+    let email_queue_url = sqs
+        .create_queue()
+        .queue_name("emails")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue url")
+        .to_string();
+    sns.subscribe()
+        .topic_arn(&email_topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:{}:emails", account.id))
+        .send()
+        .await
+        .expect("Subscribe (e-mail)");
     create_state_table(&account).await;
 
-    let config = default_config(topic_arn);
+    let mut config = default_config(topic_arn);
+    config.alert_email_topic_arn = Some(email_topic_arn);
     let mut deps = Deps::new(&account.config, config);
     deps.options = Options {
         claim_secs: 180,
@@ -111,6 +140,7 @@ async fn env() -> Env {
         deps,
         sqs,
         queue_url,
+        email_queue_url,
         dynamodb,
     }
 }
@@ -118,6 +148,40 @@ async fn env() -> Env {
 impl Env {
     fn deps_sns(&self) -> aws_sdk_sns::Client {
         aws_sdk_sns::Client::new(&self.account.config)
+    }
+
+    /// The e-mails published since the last call: (subject, text, attributes).
+    async fn emails(&self) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.email_queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if page.messages().is_empty() {
+                break;
+            }
+            for m in page.messages() {
+                let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                out.push((
+                    envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    envelope["Message"].as_str().unwrap_or_default().to_string(),
+                    envelope["MessageAttributes"].clone(),
+                ));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.email_queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        out
     }
 
     /// Everything published since the last call (SNS delivers to SQS within Publish here).

@@ -40,6 +40,7 @@ pub async fn create_state_table(account: &Account) {
 pub fn default_config(alert_topic_arn: String) -> Config {
     Config {
         alert_topic_arn,
+        alert_email_topic_arn: None,
         state_table: TABLE.into(),
         remediation: Remediation::Off,
         alert_min_severity: Severity::Warn,
