@@ -47,6 +47,15 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
           ``Resource`` (ListTags).
         * Kafka (path only, percent-decoded): ``ClusterArn`` (DescribeClusterV2,
           GetBootstrapBrokers, ...), ``Arn`` (Describe/DeleteVpcConnection).
+        * MQ (path only, percent-decoded): ``BrokerId`` (Describe/Update/Delete/RebootBroker,
+          ...; the broker ID ``b-UUID``, not the ARN).
+        * RDS, which DocumentDB's API is (signing name ``rds``; form body and query string):
+          ``DBClusterIdentifier`` (string), ``DBClusterIds`` (list: the values of every
+          ``db-cluster-id`` filter, from ``Filters.Filter.N.Name`` /
+          ``Filters.Filter.N.Values.Value.M``, in (N, M) order; identifiers or ARNs as sent),
+          ``DBSubnetGroupName`` (string).  E.g. DescribeDBClusters with
+          ``Filters=[{"Name": "db-cluster-id", "Values": ["events", "arn:...:cluster:audit"]}]``
+          logs ``{"DBClusterIds": ["events", "arn:...:cluster:audit"]}``.
         * DynamoDB: ``TableName`` (body).  SNS: ``TopicArn``.
         * Scheduler: ``Name`` (path), ``GroupName`` (body, or the ``groupName`` /
           ``ScheduleGroup`` query parameter); for a request whose body has a ``Target``
@@ -78,10 +87,13 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
     DELETE /_esm_guard/faults[?account=ACCOUNT]  clears every rule (of that account only).
     POST   /_esm_guard/esm/<uuid>
         Body ``{"State": "Enabled", "LastProcessingResult": "PROBLEM: Connection error. ...",
-        "StateTransitionReason": "..."}`` (any subset; null removes an override) sets the
-        fields GetEventSourceMapping/ListEventSourceMappings report for that mapping.  An
-        UpdateEventSourceMapping that sets ``Enabled`` drops the ``State`` override.
-        Returns the mapping's configuration.
+        "StateTransitionReason": "..."}`` (any subset; null removes an override, and the field
+        then shows moto's own value or none) sets the fields GetEventSourceMapping/
+        ListEventSourceMappings report for that mapping, of any kind (MSK, self-managed Kafka,
+        MQ, DocumentDB, ...).  Kafka, MQ and DocumentDB mappings start with
+        ``"LastProcessingResult": "No records processed"`` and ``"StateTransitionReason":
+        "USER_INITIATED"``.  An UpdateEventSourceMapping that sets ``Enabled`` drops the
+        ``State`` override.  Returns the mapping's configuration.
     POST   /_esm_guard/kafka/cluster
         Body ``{"ClusterArn": "...", "State": "ACTIVE|CREATING|FAILED|..."}`` sets an MSK
         cluster's state (clusters are ACTIVE right after creation here).
@@ -91,6 +103,18 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
         VpcConnectionState values) sets what DescribeVpcConnection/ListVpcConnections report
         for an MSK VPC connection (AVAILABLE right after creation here).  Returns
         ``{"Arn": ..., "State": ...}``; 404 for an unknown ARN.
+    POST   /_esm_guard/mq/broker
+        Body ``{"BrokerId": "b-...", "BrokerState": "CREATION_IN_PROGRESS|CREATION_FAILED|
+        DELETION_IN_PROGRESS|RUNNING|REBOOT_IN_PROGRESS|CRITICAL_ACTION_REQUIRED|REPLICA"}``
+        (exactly these two fields) sets what DescribeBroker reports (brokers are RUNNING right
+        after creation here).  Returns ``{"BrokerId": ..., "BrokerState": ...}``; 404 for an
+        unknown ID.
+    POST   /_esm_guard/docdb/cluster
+        Body ``{"DBClusterArn": "arn:aws:rds:...:cluster:NAME", "Status": "stopped"}`` (exactly
+        these two fields; any status string) sets the Status DescribeDBClusters reports, until
+        an RDS call changes it (clusters report "creating" in the CreateDBCluster answer, then
+        "available").  Returns ``{"DBClusterArn": ..., "Status": ...}``; 404 for an unknown
+        ARN.
     POST   /_esm_guard/iam/role
         Body ``{"Account": "…", "RoleName": "…"}``: makes (or finds) a Lambda execution role,
         which CreateFunction requires; returns ``{"Arn": …}``.
@@ -106,6 +130,76 @@ What is patched in moto 5.2.5 (see ``apply_patches``)
       100 a page) and filters FunctionName by name/ARN/partial ARN; Update/Delete of an
       unknown UUID answer ResourceNotFoundException; function VpcConfig.VpcId is the
       subnets' VPC (moto says "vpc-123abc").
+    * Lambda on Amazon MQ and Amazon DocumentDB (moto: "Unsupported event source type").
+      Every refusal is InvalidParameterValueException (400), after the function lookup
+      (ResourceNotFoundException) and before anything is stored:
+
+      - MQ, EventSourceArn ``arn:aws:mq:REGION:ACCOUNT:broker:NAME:b-UUID``: a broker of
+        exactly that ARN in the function's account and region (Lambda does not support
+        cross-account MQ brokers); ``Queues`` exactly one name (1-1000 characters);
+        ``SourceAccessConfigurations`` exactly one ``BASIC_AUTH`` whose URI is a Secrets
+        Manager secret ARN, plus for a RabbitMQ broker at most one ``VIRTUAL_HOST``, nothing
+        else; refused: ``StartingPosition``/``StartingPositionTimestamp``,
+        ``ProvisionedPollerConfig``, ``Topics``, ``SelfManagedEventSource``, the Kafka and
+        DocumentDB configs.  No StartingPosition is reported.
+      - DocumentDB, EventSourceArn ``arn:aws:rds:REGION:ACCOUNT:cluster:NAME``: a cluster of
+        that ARN with Engine ``docdb`` in the function's account and region;
+        ``DocumentDBEventSourceConfig`` with ``DatabaseName`` (1-63, none of `` /.$"``),
+        optional ``CollectionName`` (1-57, ``[_a-zA-Z0-9]`` first, no ``$``, not
+        ``system.*``) and ``FullDocument`` (UpdateLookup/Default); exactly one ``BASIC_AUTH``
+        secret ARN and nothing else; ``StartingPosition`` LATEST, TRIM_HORIZON or
+        AT_TIMESTAMP, the last with a ``StartingPositionTimestamp`` not in the future (and the
+        timestamp with no other position); refused: ``ProvisionedPollerConfig``, ``Queues``,
+        ``Topics``, ``SelfManagedEventSource``, the Kafka configs.
+      - Both: BatchSize 1-10000 (default 100), MaximumBatchingWindowInSeconds 0-300; a second
+        mapping of the same function and source on the same queue (MQ) or the same
+        database and collection (DocumentDB) answers ResourceConflictException (409).
+        UpdateEventSourceMapping applies the same rules to what it carries (no
+        ProvisionedPollerConfig, no Kafka configs, SourceAccessConfigurations and
+        DocumentDBEventSourceConfig checked as at creation).  Get/List report State,
+        EventSourceArn, FunctionArn, Queues or DocumentDBEventSourceConfig (and
+        StartingPosition[Timestamp]), SourceAccessConfigurations, BatchSize,
+        LastProcessingResult, StateTransitionReason, EventSourceMappingArn.
+      Not checked: that the secret exists, the broker's/cluster's state, DocumentDB's engine
+      version (Lambda supports 4.0 and 5.0), the stream-only error handling members
+      (ParallelizationFactor, DestinationConfig, ...: kept as sent).
+    * Amazon MQ (moto: IDs of 6 hex digits, ARNs ``...:broker:ID``, subnets and security
+      groups not checked, fake subnets when none are given, a 500 for Delete/Reboot of an
+      unknown ID): broker IDs ``b-UUID``, ARNs ``arn:aws:mq:REGION:ACCOUNT:broker:NAME:b-UUID``.
+      CreateBroker answers BadRequestException (400) unless: BrokerName is 1-50 of
+      ``[A-Za-z0-9_-]``; EngineType is ACTIVEMQ or RABBITMQ (any case; kept as sent);
+      DeploymentMode is SINGLE_INSTANCE, ACTIVE_STANDBY_MULTI_AZ (ActiveMQ only) or
+      CLUSTER_MULTI_AZ (RabbitMQ only); HostInstanceType and PubliclyAccessible are given;
+      the subnets exist in the caller's account and region, in one VPC and in distinct
+      Availability Zones, 1 for SINGLE_INSTANCE, 2 for ACTIVE_STANDBY_MULTI_AZ, 1-3 for
+      CLUSTER_MULTI_AZ; the security groups (1-5) exist in that VPC.  Without SubnetIds the
+      default VPC's default subnets are used (one per zone, as many as the mode takes);
+      without SecurityGroups the VPC's default group.  A name already used in the
+      account/region answers ConflictException (409).  DescribeBroker
+      (``GET /v1/brokers/{broker-id}``) returns BrokerArn, BrokerId, BrokerName, EngineType,
+      DeploymentMode, SubnetIds, SecurityGroups, PubliclyAccessible, BrokerState (RUNNING from
+      creation on; see the control endpoint), BrokerInstances (ActiveMQ: one per node,
+      ``ssl://b-UUID-N.mq.REGION.amazonaws.com:61617`` and the AMQP/STOMP/MQTT/WSS endpoints;
+      RabbitMQ: ``amqps://b-UUID.mq.REGION.amazonaws.com:5671``), ...  UpdateBroker's
+      SecurityGroups must exist in the broker's VPC (BadRequestException).
+      Describe/Update/Delete/RebootBroker of an unknown ID answer NotFoundException (404);
+      DeleteBroker removes the broker at once.
+    * Amazon DocumentDB through the RDS API (moto refuses Engine "docdb"): CreateDBCluster
+      with Engine docdb (Port 27017, EngineVersion 5.0.0, DBClusterParameterGroup
+      default.docdb5.0, StorageType standard by default; endpoints
+      ``NAME.cluster-X.REGION.docdb.amazonaws.com``; AvailabilityZones those of the subnet
+      group).  DBSubnetGroupName must name an existing group (DBSubnetGroupNotFoundFault); left
+      out, it is ``default``, made from the default VPC's default subnets when missing.
+      VpcSecurityGroupIds must exist (InvalidParameterValue) in the subnet group's VPC
+      (InvalidParameterCombination); left out, the VPC's default group.  CreateDBSubnetGroup
+      (every engine): InvalidSubnet for an unknown subnet, InvalidParameterValue for subnets
+      of two VPCs, DBSubnetGroupDoesNotCoverEnoughAZs below 2 zones.  moto as it is:
+      DescribeDBClusters by DBClusterIdentifier (identifier or ARN) or ``db-cluster-id``
+      filter (identifiers or ARNs) returning DBClusterArn, DBClusterIdentifier, Engine, Port,
+      DBSubnetGroup (the name), VpcSecurityGroups ``[{VpcSecurityGroupId, Status: active}]``,
+      Status; DBClusterNotFoundFault (404) for a missing cluster; DescribeDBSubnetGroups with
+      DBSubnetGroupName, VpcId, Subnets ``[{SubnetIdentifier, SubnetAvailabilityZone: {Name},
+      SubnetStatus: Active}]``; DeleteDBCluster removes the cluster at once.
     * Kafka: RFC 3339 UTC CreationTime; realistic ARNs ``cluster/NAME/UUID-N``;
       clusters ACTIVE once created; CreateClusterV2 keeps ClientAuthentication,
       EncryptionInfo and the other provisioned settings; ListClusters(V2) paginate
@@ -405,14 +499,104 @@ def _patch_lambda() -> None:
 
     lm.KafkaEventSourceMapping = KafkaEventSourceMapping  # type: ignore[attr-defined]
 
+    class BrokerEventSourceMapping(ESM):  # type: ignore[misc, valid-type]
+        """An Amazon MQ or Amazon DocumentDB mapping (moto only knows SQS/DynamoDB/Kinesis)."""
+
+        __module__ = "moto.awslambda.models"  # moto's model registry keys classes by module
+
+        def __init__(self, spec: dict[str, Any], kind: str):
+            self.kind = kind  # "mq" or "docdb"
+            super().__init__(spec)
+            if kind == "mq":
+                # moto defaults StartingPosition to TRIM_HORIZON for every non-SQS source;
+                # an MQ mapping has none.
+                self.starting_position = None
+            self._esm_guard_overrides = {
+                "LastProcessingResult": "No records processed",
+                "StateTransitionReason": "USER_INITIATED",
+            }
+
+        @property
+        def event_source_arn(self) -> Any:
+            return self._event_source_arn
+
+        @event_source_arn.setter
+        def event_source_arn(self, value: Any) -> None:
+            self._event_source_arn = value
+
+        def _get_service_source_from_arn(self, event_source_arn: str | None = None) -> str:
+            return getattr(self, "kind", "mq")
+
+        @property
+        def batch_size(self) -> int:
+            return self._batch_size
+
+        @batch_size.setter
+        def batch_size(self, value: Any) -> None:
+            if value is None:
+                self._batch_size = 100
+                return
+            value = int(value)
+            if not 1 <= value <= 10000:
+                label = "Amazon MQ" if self.kind == "mq" else "Amazon DocumentDB"
+                raise InvalidParameterValueException(
+                    f"BatchSize {value} is out of range: {label} sources take 1 to 10000"
+                )
+            self._batch_size = value
+
+        def get_configuration(self) -> dict[str, Any]:
+            config = super().get_configuration()
+            if self.starting_position_timestamp is not None and "StartingPositionTimestamp" not in config:
+                config["StartingPositionTimestamp"] = self.starting_position_timestamp
+            return config
+
+    lm.BrokerEventSourceMapping = BrokerEventSourceMapping  # type: ignore[attr-defined]
+
+    def create_broker_mapping(backend: Any, spec: dict[str, Any], func: Any, kind: str) -> Any:
+        """CreateEventSourceMapping on an Amazon MQ broker or an Amazon DocumentDB cluster,
+        checked as AWS does (see ``validate_mq_mapping`` / ``validate_docdb_mapping``)."""
+        if kind == "mq":
+            validate_mq_mapping(spec, backend.account_id, backend.region_name, InvalidParameterValueException)
+        else:
+            validate_docdb_mapping(spec, backend.account_id, backend.region_name, InvalidParameterValueException)
+        spec = dict(spec)
+        spec.update(
+            {"RegionName": backend.region_name, "AccountId": backend.account_id, "FunctionArn": func.function_arn}
+        )
+        esm = BrokerEventSourceMapping(spec, kind)
+        for other in backend._event_source_mappings.values():
+            if (
+                not isinstance(other, BrokerEventSourceMapping)
+                or other.function_arn != esm.function_arn
+                or other.event_source_arn != esm.event_source_arn
+            ):
+                continue
+            if kind == "mq" and other.queues == esm.queues:
+                what = f"queues ({', '.join(esm.queues)})"
+            elif kind == "docdb" and docdb_target(other.document_db_config) == docdb_target(esm.document_db_config):
+                database, collection = docdb_target(esm.document_db_config)
+                what = f"database ({database}), collection ({collection or '*'})"
+            else:
+                continue
+            raise ResourceConflict(
+                f"An event source mapping with event source ({esm.event_source_arn}), function "
+                f"({esm.function_arn}), {what} already exists. "
+                f"Please update or delete the existing mapping with UUID {other.uuid}"
+            )
+        backend._event_source_mappings[esm.uuid] = esm
+        return esm
+
     Backend = lm.LambdaBackend
     original_create = Backend.create_event_source_mapping
 
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
         arn = spec.get("EventSourceArn")
         self_managed = spec.get("SelfManagedEventSource")
-        is_msk = bool(arn) and arn.split(":")[2:3] == ["kafka"]
-        if not is_msk and not self_managed:
+        service = arn.split(":")[2:3] if isinstance(arn, str) else []
+        is_msk = bool(arn) and service == ["kafka"]
+        is_mq = bool(arn) and service == ["mq"]
+        is_docdb = bool(arn) and service == ["rds"]
+        if not (is_msk or is_mq or is_docdb) and not self_managed:
             return original_create(self, spec)
         if arn and self_managed:
             raise InvalidParameterValueException(
@@ -421,6 +605,8 @@ def _patch_lambda() -> None:
         if not spec.get("FunctionName"):
             raise InvalidParameterValueException("Missing FunctionName")
         func = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
+        if is_mq or is_docdb:
+            return create_broker_mapping(self, spec, func, "mq" if is_mq else "docdb")
         if is_msk:
             kafka = kafka_backends[self.account_id][self.region_name]
             resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
@@ -481,6 +667,10 @@ def _patch_lambda() -> None:
         esm = self.get_event_source_mapping(uuid_)
         if esm is None:
             raise ResourceNotFound(f"The resource you requested does not exist. (Service: Lambda, UUID: {uuid_})")
+        if isinstance(esm, BrokerEventSourceMapping):
+            broker = mq_broker_of(esm.event_source_arn) if esm.kind == "mq" else None
+            rabbitmq = broker is not None and str(broker.engine_type).upper() == "RABBITMQ"
+            validate_broker_mapping_update(esm.kind, spec, InvalidParameterValueException, rabbitmq)
         result = original_update(self, uuid_, spec)
         if "Enabled" in spec:
             getattr(esm, "_esm_guard_overrides", {}).pop("State", None)
@@ -581,6 +771,204 @@ def _patch_lambda() -> None:
         return config
 
     lm.LambdaFunction.vpc_config = property(vpc_config)  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------- mq and docdb mappings
+
+MQ_BROKER_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):mq:(?P<region>[\w-]+):(?P<account>\d{12}):broker:(?P<name>[^:]+):(?P<id>b-[0-9a-f-]+)$"
+)
+DOCDB_CLUSTER_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):rds:(?P<region>[\w-]+):(?P<account>\d{12}):cluster:(?P<name>[^:]+)$"
+)
+SECRET_ARN_RE = re.compile(r"^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+$")
+# Lambda's DocumentDBEventSourceConfig constraints (botocore's lambda model).
+DOCDB_DATABASE_RE = re.compile(r'[^ /\.$"]*')  # 1-63
+DOCDB_COLLECTION_RE = re.compile(r"(?!system\.)[_a-zA-Z0-9][^$]*")  # 1-57
+DOCDB_FULL_DOCUMENT = ("UpdateLookup", "Default")
+STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")
+# Members of CreateEventSourceMapping that belong to other kinds of event source.
+KAFKA_ONLY_MEMBERS = ("Topics", "SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig",
+                      "SelfManagedKafkaEventSourceConfig")
+PROVISIONED_MODE_SOURCES = "Amazon MSK, self-managed Apache Kafka and Amazon SQS"
+
+
+def docdb_target(config: Any) -> tuple[str | None, str | None]:
+    """(DatabaseName, CollectionName) of a DocumentDBEventSourceConfig."""
+    config = config if isinstance(config, dict) else {}
+    return config.get("DatabaseName"), config.get("CollectionName")
+
+
+def _refuse_members(spec: dict[str, Any], members: tuple[str, ...], label: str, error: Any) -> None:
+    for member in members:
+        if member in spec:
+            raise error(f"{member} is not supported for {label} event sources")
+
+
+def _refuse_provisioned_mode(spec: dict[str, Any], label: str, error: Any) -> None:
+    if "ProvisionedPollerConfig" in spec:
+        raise error(
+            f"ProvisionedPollerConfig is not supported for {label} event sources: provisioned mode is "
+            f"available for {PROVISIONED_MODE_SOURCES} only"
+        )
+
+
+def _check_batching(spec: dict[str, Any], error: Any) -> None:
+    window = spec.get("MaximumBatchingWindowInSeconds")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= 300):
+        raise error(f"MaximumBatchingWindowInSeconds {window!r} is out of range: 0 to 300")
+
+
+def _check_basic_auth(spec: dict[str, Any], label: str, allow_virtual_host: bool, error: Any) -> None:
+    """SourceAccessConfigurations: exactly one BASIC_AUTH whose URI is a Secrets Manager secret
+    ARN, plus (RabbitMQ only) at most one VIRTUAL_HOST; nothing else."""
+    sacs = spec.get("SourceAccessConfigurations")
+    if not isinstance(sacs, list) or not sacs:
+        raise error(
+            f"SourceAccessConfigurations must contain a BASIC_AUTH entry (a Secrets Manager secret ARN) "
+            f"for {label} event sources"
+        )
+    basic = hosts = 0
+    for entry in sacs:
+        kind = entry.get("Type") if isinstance(entry, dict) else None
+        uri = entry.get("URI") if isinstance(entry, dict) else None
+        if kind == "BASIC_AUTH":
+            basic += 1
+            if not isinstance(uri, str) or not SECRET_ARN_RE.match(uri):
+                raise error(f"The BASIC_AUTH URI must be a Secrets Manager secret ARN, not {uri!r}")
+        elif kind == "VIRTUAL_HOST" and allow_virtual_host:
+            hosts += 1
+            if not isinstance(uri, str) or not 1 <= len(uri) <= 200:
+                raise error(f"The VIRTUAL_HOST URI must be a virtual host name, not {uri!r}")
+        else:
+            allowed = "BASIC_AUTH and VIRTUAL_HOST" if allow_virtual_host else "BASIC_AUTH"
+            raise error(f"SourceAccessConfigurations type {kind!r} is not supported for {label} event sources "
+                        f"(supported: {allowed})")
+    if basic != 1:
+        raise error(f"SourceAccessConfigurations must contain exactly one BASIC_AUTH entry for {label} event "
+                    f"sources, not {basic}")
+    if hosts > 1:
+        raise error("SourceAccessConfigurations may contain at most one VIRTUAL_HOST entry")
+
+
+def _check_docdb_config(config: Any, error: Any) -> None:
+    if not isinstance(config, dict):
+        raise error("DocumentDBEventSourceConfig (with DatabaseName) is required for Amazon DocumentDB event sources")
+    database, collection = docdb_target(config)
+    if not isinstance(database, str) or not 1 <= len(database) <= 63 or not DOCDB_DATABASE_RE.fullmatch(database):
+        raise error(f"DocumentDBEventSourceConfig.DatabaseName must be 1 to 63 characters without space, '/', "
+                    f"'.', '$' or '\"', not {database!r}")
+    if collection is not None and (
+        not isinstance(collection, str) or not 1 <= len(collection) <= 57 or not DOCDB_COLLECTION_RE.fullmatch(collection)
+    ):
+        raise error(f"DocumentDBEventSourceConfig.CollectionName must be 1 to 57 characters, start with a letter, "
+                    f"a digit or '_', contain no '$' and not start with 'system.', not {collection!r}")
+    full = config.get("FullDocument")
+    if full is not None and full not in DOCDB_FULL_DOCUMENT:
+        raise error(f"DocumentDBEventSourceConfig.FullDocument must be UpdateLookup or Default, not {full!r}")
+
+
+def validate_mq_mapping(spec: dict[str, Any], account: str, region: str, error: Any) -> None:
+    """What AWS requires of a mapping on an Amazon MQ broker: the broker (named by ARN) exists in
+    the function's account and region (Lambda does not support cross-account MQ brokers), one
+    queue, a BASIC_AUTH secret (and for RabbitMQ optionally a VIRTUAL_HOST), no starting position,
+    no provisioned mode, no Kafka or DocumentDB settings."""
+    from moto.mq.models import mq_backends
+
+    label = "Amazon MQ"
+    arn = spec["EventSourceArn"]
+    m = MQ_BROKER_ARN_RE.match(arn)
+    if m is None:
+        raise error(f"{arn} is not an Amazon MQ broker ARN (arn:aws:mq:REGION:ACCOUNT:broker:NAME:b-ID)")
+    if m.group("account") != account:
+        raise error(f"Cross-account Amazon MQ event sources are not supported: the broker {arn} is not in "
+                    f"account {account}")
+    if m.group("region") != region:
+        raise error(f"The Amazon MQ broker {arn} is not in the function's region ({region})")
+    broker = mq_backends[account][region].brokers.get(m.group("id"))
+    if broker is None or broker.arn != arn:
+        raise error(f"Amazon MQ broker {arn} does not exist in account {account}, region {region}")
+    _refuse_provisioned_mode(spec, label, error)
+    _refuse_members(spec, KAFKA_ONLY_MEMBERS + ("DocumentDBEventSourceConfig", "StartingPosition",
+                                                "StartingPositionTimestamp"), label, error)
+    queues = spec.get("Queues")
+    if (
+        not isinstance(queues, list)
+        or len(queues) != 1
+        or not isinstance(queues[0], str)
+        or not 1 <= len(queues[0]) <= 1000
+    ):
+        raise error("Queues must contain exactly one queue name for Amazon MQ event sources")
+    _check_basic_auth(spec, label, str(broker.engine_type).upper() == "RABBITMQ", error)
+    _check_batching(spec, error)
+
+
+def validate_docdb_mapping(spec: dict[str, Any], account: str, region: str, error: Any) -> None:
+    """What AWS requires of a mapping on an Amazon DocumentDB cluster: the cluster (named by
+    ARN) exists in the function's account and region with engine docdb,
+    DocumentDBEventSourceConfig with DatabaseName, a BASIC_AUTH secret, StartingPosition
+    (AT_TIMESTAMP with a StartingPositionTimestamp that is not in the future), no provisioned
+    mode, no Kafka or MQ settings."""
+    from moto.rds.models import rds_backends
+
+    label = "Amazon DocumentDB"
+    arn = spec["EventSourceArn"]
+    m = DOCDB_CLUSTER_ARN_RE.match(arn)
+    if m is None:
+        raise error(f"{arn} is not an Amazon DocumentDB cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME)")
+    if m.group("region") != region:
+        raise error(f"The Amazon DocumentDB cluster {arn} is not in the function's region ({region})")
+    cluster = None
+    if m.group("account") == account:
+        cluster = next((c for c in list(rds_backends[account][region].clusters.values()) if c.db_cluster_arn == arn), None)
+    if cluster is None:
+        raise error(f"Amazon DocumentDB cluster {arn} does not exist in account {account}, region {region}")
+    if cluster.engine != "docdb":
+        raise error(f"The cluster {arn} is not an Amazon DocumentDB cluster (engine {cluster.engine})")
+    _refuse_provisioned_mode(spec, label, error)
+    _refuse_members(spec, KAFKA_ONLY_MEMBERS + ("Queues",), label, error)
+    _check_docdb_config(spec.get("DocumentDBEventSourceConfig"), error)
+    _check_basic_auth(spec, label, False, error)
+    position = spec.get("StartingPosition")
+    if position not in STARTING_POSITIONS:
+        raise error("StartingPosition is required for Amazon DocumentDB event sources: LATEST, TRIM_HORIZON or AT_TIMESTAMP")
+    stamp = spec.get("StartingPositionTimestamp")
+    if position == "AT_TIMESTAMP":
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise error("StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP")
+        if stamp > time.time() + 1:
+            raise error("StartingPositionTimestamp cannot be in the future")
+    elif stamp is not None:
+        raise error("StartingPositionTimestamp is only valid with StartingPosition AT_TIMESTAMP")
+    _check_batching(spec, error)
+
+
+def validate_broker_mapping_update(kind: str, spec: dict[str, Any], error: Any, rabbitmq: bool = False) -> None:
+    """UpdateEventSourceMapping of an MQ or DocumentDB mapping: the same rules as at creation
+    for what the update carries (``rabbitmq``: the mapping's broker is a RabbitMQ broker)."""
+    label = "Amazon MQ" if kind == "mq" else "Amazon DocumentDB"
+    _refuse_provisioned_mode(spec, label, error)
+    _refuse_members(spec, ("AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig"), label, error)
+    if kind == "mq":
+        _refuse_members(spec, ("DocumentDBEventSourceConfig",), label, error)
+    elif "DocumentDBEventSourceConfig" in spec:
+        _check_docdb_config(spec["DocumentDBEventSourceConfig"], error)
+    if "SourceAccessConfigurations" in spec:
+        _check_basic_auth(spec, label, kind == "mq" and rabbitmq, error)
+    _check_batching(spec, error)
+
+
+def mq_broker_of(arn: str) -> Any:
+    """The broker an MQ mapping's EventSourceArn names, or None."""
+    from moto.mq.models import mq_backends
+
+    m = MQ_BROKER_ARN_RE.match(arn or "")
+    if m is None:
+        return None
+    try:
+        return mq_backends[m.group("account")][m.group("region")].brokers.get(m.group("id"))
+    except Exception:
+        return None
 
 
 def find_event_source_mapping(uuid_: str) -> Any:
@@ -983,6 +1371,358 @@ def find_kafka_cluster(arn: str) -> Any:
     return None
 
 
+# --------------------------------------------------------------------------- mq
+
+MQ_DEPLOYMENT_MODES = ("SINGLE_INSTANCE", "ACTIVE_STANDBY_MULTI_AZ", "CLUSTER_MULTI_AZ")
+MQ_ENGINE_TYPES = ("ACTIVEMQ", "RABBITMQ")
+MQ_BROKER_STATES = ("CREATION_IN_PROGRESS", "CREATION_FAILED", "DELETION_IN_PROGRESS", "RUNNING",
+                    "REBOOT_IN_PROGRESS", "CRITICAL_ACTION_REQUIRED", "REPLICA")
+MQ_BROKER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+# Subnets a deployment mode takes: (fewest, most); the default VPC's default subnets are used,
+# one per Availability Zone, up to the most, when SubnetIds is left out.
+MQ_SUBNET_COUNTS = {"SINGLE_INSTANCE": (1, 1), "ACTIVE_STANDBY_MULTI_AZ": (2, 2), "CLUSTER_MULTI_AZ": (1, 3)}
+
+
+def _patch_mq() -> None:
+    """Amazon MQ brokers as AWS has them: IDs ``b-UUID``, ARNs ``...:broker:NAME:b-UUID``, the
+    network placement (SubnetIds, SecurityGroups, PubliclyAccessible) checked against EC2 and
+    kept, AWS-shaped endpoints, and NotFoundException for unknown broker IDs everywhere."""
+    import ipaddress
+    import uuid
+
+    from moto.ec2.models import ec2_backends
+    from moto.mq import models as mm
+    from moto.mq.exceptions import BadRequestException, ConflictException
+    from moto.utilities.utils import get_partition
+
+    Broker = mm.Broker
+    original_init = Broker.__init__
+
+    def broker_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.id = f"b-{uuid.uuid4()}"
+        self.arn = f"arn:{get_partition(self._esm_guard_region)}:mq:{self._esm_guard_region}:{self._esm_guard_account}:broker:{self.name}:{self.id}"
+        for user in self._users.values():
+            user.broker_id = self.id
+
+    def broker_init_with_scope(self: Any, name: str, account_id: str, region: str, *args: Any, **kwargs: Any) -> None:
+        self._esm_guard_account, self._esm_guard_region = account_id, region
+        broker_init(self, name, account_id, region, *args, **kwargs)
+
+    Broker.__init__ = broker_init_with_scope
+
+    def instances(broker: Any, subnets: list[Any]) -> list[dict[str, Any]]:
+        """BrokerInstances as AWS shows them: ActiveMQ one per broker node (-1, -2) with the
+        OpenWire/AMQP/STOMP/MQTT/WSS endpoints, RabbitMQ one with the AMQPS endpoint."""
+        region = broker._esm_guard_region
+        host = f"{broker.id}.mq.{region}.amazonaws.com"
+
+        def ip(i: int) -> str:
+            subnet = subnets[min(i, len(subnets) - 1)] if subnets else None
+            try:
+                return str(ipaddress.ip_network(subnet.cidr_block, strict=False).network_address + 10 + i)
+            except Exception:
+                return f"10.0.0.{10 + i}"
+
+        if str(broker.engine_type).upper() == "RABBITMQ":
+            return [{"consoleURL": f"https://{host}", "endpoints": [f"amqps://{host}:5671"], "ipAddress": ip(0)}]
+        nodes = 2 if broker.deployment_mode == "ACTIVE_STANDBY_MULTI_AZ" else 1
+        result = []
+        for i in range(nodes):
+            node = f"{broker.id}-{i + 1}.mq.{region}.amazonaws.com"
+            result.append({
+                "consoleURL": f"https://{node}:8162",
+                "endpoints": [f"ssl://{node}:61617", f"amqp+ssl://{node}:5671", f"stomp+ssl://{node}:61614",
+                              f"mqtt+ssl://{node}:8883", f"wss://{node}:61619"],
+                "ipAddress": ip(i),
+            })
+        return result
+
+    def check_groups(ec2: Any, groups: list[str], vpc_id: str) -> None:
+        if not isinstance(groups, list) or not groups or not all(isinstance(g, str) for g in groups):
+            raise BadRequestException("SecurityGroups must list 1 to 5 security group IDs.")
+        if len(groups) > 5:
+            raise BadRequestException("A broker takes at most 5 security groups.")
+        for group_id in groups:
+            group = ec2.get_security_group_from_id(group_id)
+            if group is None:
+                raise BadRequestException(f"The security group [{group_id}] does not exist.")
+            if group.vpc_id != vpc_id:
+                raise BadRequestException(f"The security group [{group_id}] is not in the VPC of the broker's subnets [{vpc_id}].")
+
+    Backend = mm.MQBackend
+    original_create = Backend.create_broker
+
+    def create_broker(self: Any, **kwargs: Any) -> Any:
+        name = kwargs.get("broker_name")
+        if not isinstance(name, str) or not MQ_BROKER_NAME_RE.match(name):
+            raise BadRequestException(
+                f"Broker name [{name}] is invalid: 1-50 characters, letters, numbers, dashes and underscores only."
+            )
+        if any(b.name == name for b in self.brokers.values()):
+            raise ConflictException(f"Broker name [{name}] already exists.")
+        engine = kwargs.get("engine_type")
+        if not isinstance(engine, str) or engine.upper() not in MQ_ENGINE_TYPES:
+            raise BadRequestException(f"Broker engine type [{engine}] is invalid. Valid values are: [ACTIVEMQ, RABBITMQ]")
+        mode = kwargs.get("deployment_mode")
+        if mode not in MQ_DEPLOYMENT_MODES:
+            raise BadRequestException(
+                f"Broker deployment mode [{mode}] is invalid. Valid values are: [{', '.join(MQ_DEPLOYMENT_MODES)}]"
+            )
+        if mode == "CLUSTER_MULTI_AZ" and engine.upper() != "RABBITMQ":
+            raise BadRequestException("Deployment mode CLUSTER_MULTI_AZ is for RabbitMQ brokers only.")
+        if mode == "ACTIVE_STANDBY_MULTI_AZ" and engine.upper() != "ACTIVEMQ":
+            raise BadRequestException("Deployment mode ACTIVE_STANDBY_MULTI_AZ is for ActiveMQ brokers only.")
+        if not kwargs.get("host_instance_type"):
+            raise BadRequestException("HostInstanceType is required.")
+        if kwargs.get("publicly_accessible") is None:
+            raise BadRequestException("PubliclyAccessible is required.")
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        fewest, most = MQ_SUBNET_COUNTS[mode]
+        subnet_ids = kwargs.get("subnet_ids") or []
+        if not subnet_ids:
+            vpc = ec2.get_default_vpc()
+            if vpc is None:
+                raise BadRequestException("There is no default VPC: specify SubnetIds.")
+            by_zone: dict[str, str] = {}
+            for subnet in sorted(ec2.describe_subnets(filters={"vpc-id": [vpc.id]}), key=lambda s: s.availability_zone):
+                if getattr(subnet, "default_for_az", False):
+                    by_zone.setdefault(subnet.availability_zone, subnet.id)
+            subnet_ids = list(by_zone.values())[:most]
+        subnets = []
+        for subnet_id in subnet_ids:
+            try:
+                subnets.append(ec2.get_subnet(subnet_id))
+            except Exception:
+                raise BadRequestException(f"The subnet [{subnet_id}] does not exist.")
+        if not fewest <= len(subnets) <= most:
+            wanted = str(fewest) if fewest == most else f"{fewest} to {most}"
+            raise BadRequestException(f"A {mode} broker takes {wanted} subnets, not {len(subnets)}.")
+        vpc_ids = {s.vpc_id for s in subnets}
+        if len(vpc_ids) != 1:
+            raise BadRequestException(f"The subnets {subnet_ids} must be in the same VPC.")
+        zones = [s.availability_zone for s in subnets]
+        if len(set(zones)) != len(zones):
+            raise BadRequestException("If you specify more than one subnet, the subnets must be in different Availability Zones.")
+        vpc_id = vpc_ids.pop()
+        groups = kwargs.get("security_groups")
+        if not groups:
+            default = ec2.get_security_group_from_name("default", vpc_id=vpc_id)
+            groups = [default.id] if default is not None else []
+        check_groups(ec2, groups, vpc_id)
+        kwargs.update(subnet_ids=[s.id for s in subnets], security_groups=list(groups))
+        arn, broker_id = original_create(self, **kwargs)
+        broker = self.brokers[broker_id]
+        broker.instances = instances(broker, subnets)
+        return arn, broker_id
+
+    Backend.create_broker = create_broker
+
+    original_update = Backend.update_broker
+
+    def update_broker(self: Any, **kwargs: Any) -> Any:
+        broker = self.describe_broker(kwargs.get("broker_id"))
+        if kwargs.get("security_groups"):
+            ec2 = ec2_backends[self.account_id][self.region_name]
+            vpc_id = None
+            for subnet_id in broker.subnet_ids or []:
+                try:
+                    vpc_id = ec2.get_subnet(subnet_id).vpc_id
+                    break
+                except Exception:
+                    continue
+            if vpc_id is not None:
+                check_groups(ec2, kwargs["security_groups"], vpc_id)
+        return original_update(self, **kwargs)
+
+    Backend.update_broker = update_broker
+
+    def require(method_name: str) -> None:
+        original = getattr(Backend, method_name)
+
+        def wrapper(self: Any, broker_id: str, *args: Any, **kwargs: Any) -> Any:
+            self.describe_broker(broker_id)  # NotFoundException (404) for an unknown ID (moto: a 500)
+            return original(self, broker_id, *args, **kwargs)
+
+        setattr(Backend, method_name, wrapper)
+
+    for name in ("delete_broker", "reboot_broker"):
+        require(name)
+
+
+def find_mq_broker(broker_id: str) -> Any:
+    from moto.mq.models import mq_backends
+
+    for _, regions in list(mq_backends.items()):
+        for _, backend in list(regions.items()):
+            broker = backend.brokers.get(broker_id)
+            if broker is not None:
+                return broker
+    return None
+
+
+# --------------------------------------------------------------------------- rds (DocumentDB)
+
+DOCDB_DEFAULT_ENGINE_VERSION = "5.0.0"
+DOCDB_DEFAULT_PORT = 27017
+
+
+def _patch_rds() -> None:
+    """Amazon DocumentDB clusters through the RDS API (moto 5.2.5 refuses Engine "docdb"):
+    CreateDBCluster with Engine docdb (port 27017, engine version 5.0.0, parameter group
+    default.docdb5.0, ``*.docdb.amazonaws.com`` endpoints by default), the DB subnet group
+    (``default``: made from the default VPC's default subnets when needed) and the VPC security
+    groups (default: the subnet group VPC's default group) checked against EC2.
+    CreateDBSubnetGroup checks its subnets as RDS does."""
+    from moto.ec2.models import ec2_backends
+    from moto.rds import models as rm
+    from moto.rds import utils as ru
+    from moto.rds.exceptions import DBSubnetGroupNotFoundError, RDSClientError
+
+    original_engines = ru.ClusterEngine.list_cluster_engines.__func__  # type: ignore[attr-defined]
+
+    def list_cluster_engines(cls: Any) -> list[str]:
+        return sorted(set(original_engines(cls)) | {"docdb"})
+
+    ru.ClusterEngine.list_cluster_engines = classmethod(list_cluster_engines)  # type: ignore[assignment]
+
+    Cluster = rm.DBCluster
+    for attribute, docdb_value in (
+        ("default_engine_version", lambda *a: DOCDB_DEFAULT_ENGINE_VERSION),
+        ("default_port", lambda *a: DOCDB_DEFAULT_PORT),
+        ("default_allocated_storage", lambda *a: 1),
+    ):
+        original = getattr(Cluster, attribute)
+
+        def patched(*args: Any, _original: Any = original, _docdb: Any = docdb_value, **kwargs: Any) -> Any:
+            engine = args[0] if args else kwargs.get("engine")
+            return _docdb() if engine == "docdb" else _original(*args, **kwargs)
+
+        setattr(Cluster, attribute, staticmethod(patched))
+
+    original_endpoint = Cluster.endpoint.fget
+    original_reader_endpoint = Cluster.reader_endpoint.fget
+
+    def endpoint(self: Any) -> str:
+        if self.engine == "docdb":
+            return f"{self.db_cluster_identifier}.cluster-{self.url_identifier}.{self.region}.docdb.amazonaws.com"
+        return original_endpoint(self)
+
+    def reader_endpoint(self: Any) -> str:
+        if self.engine == "docdb":
+            return f"{self.db_cluster_identifier}.cluster-ro-{self.url_identifier}.{self.region}.docdb.amazonaws.com"
+        return original_reader_endpoint(self)
+
+    # The state control (/_esm_guard/docdb/cluster) sets a status that stays (moto reports
+    # "creating" once, then "available"); moto's own status changes clear it.
+    original_status = Cluster.status
+
+    def get_status(self: Any) -> str:
+        return getattr(self, "_esm_guard_status", None) or original_status.fget(self)
+
+    def set_status(self: Any, value: str) -> None:
+        self._esm_guard_status = None
+        original_status.fset(self, value)
+
+    Cluster.status = property(get_status, set_status)  # type: ignore[assignment]
+    Cluster.endpoint = property(endpoint)  # type: ignore[assignment]
+    Cluster.reader_endpoint = property(reader_endpoint)  # type: ignore[assignment]
+
+    def check_subnets(ec2: Any, subnet_ids: list[str]) -> list[Any]:
+        subnets = []
+        for subnet_id in subnet_ids:
+            try:
+                subnets.append(ec2.get_subnet(subnet_id))
+            except Exception:
+                raise RDSClientError("InvalidSubnet", f"Some input subnets in :[{subnet_id}] are invalid.")
+        if len({s.vpc_id for s in subnets}) > 1:
+            raise RDSClientError("InvalidParameterValue", "The subnets of a DB subnet group must all be in one VPC.")
+        zones = sorted({s.availability_zone for s in subnets})
+        if len(zones) < 2:
+            raise RDSClientError(
+                "DBSubnetGroupDoesNotCoverEnoughAZs",
+                "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. "
+                f"Current AZ coverage: {', '.join(zones)}. Add subnets to cover at least 2 AZs.",
+            )
+        return subnets
+
+    Backend = rm.RDSBackend
+    original_create_subnet_group = Backend.create_subnet_group
+
+    def create_subnet_group(self: Any, subnet_name: str, description: str, subnets: list[Any], *args: Any, **kwargs: Any) -> Any:
+        check_subnets(ec2_backends[self.account_id][self.region_name], [s.id for s in subnets])
+        return original_create_subnet_group(self, subnet_name, description, subnets, *args, **kwargs)
+
+    Backend.create_subnet_group = create_subnet_group
+
+    from moto.rds import responses as rr
+
+    original_create_subnet_group_response = rr.RDSResponse.create_db_subnet_group
+
+    def create_db_subnet_group_response(self: Any) -> Any:
+        # moto looks the subnets up itself first (an EC2 error, in the wrong protocol, for an unknown one)
+        check_subnets(ec2_backends[self.current_account][self.region], list(self.params.get("SubnetIds") or []))
+        return original_create_subnet_group_response(self)
+
+    rr.RDSResponse.create_db_subnet_group = create_db_subnet_group_response
+
+    original_create_cluster = Backend.create_db_cluster
+
+    def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        if kwargs.get("engine") != "docdb":
+            return original_create_cluster(self, kwargs)
+        kwargs = dict(kwargs)
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        group_name = (kwargs.get("db_subnet_group_name") or "default").lower()
+        group = next((g for k, g in list(self.subnet_groups.items()) if k.lower() == group_name), None)
+        if group is None and group_name == "default":
+            vpc = ec2.get_default_vpc()
+            defaults = [s for s in ec2.describe_subnets(filters={"vpc-id": [vpc.id]})] if vpc is not None else []
+            if len({s.availability_zone for s in defaults}) >= 2:
+                group = original_create_subnet_group(self, "default", "default", defaults, [])
+        if group is None:
+            raise DBSubnetGroupNotFoundError(group_name)
+        groups = kwargs.get("vpc_security_group_ids") or []
+        if not groups:
+            default = ec2.get_security_group_from_name("default", vpc_id=group.vpc_id)
+            groups = [default.id] if default is not None else []
+        for group_id in groups:
+            sg = ec2.get_security_group_from_id(group_id)
+            if sg is None:
+                raise RDSClientError("InvalidParameterValue", f"Invalid security group , groupId= {group_id}.")
+            if sg.vpc_id != group.vpc_id:
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    f"The DB cluster and EC2 security group are in different VPCs. The DB cluster is in "
+                    f"{group.vpc_id} and the EC2 security group is in {sg.vpc_id}",
+                )
+        version = kwargs.get("engine_version") or DOCDB_DEFAULT_ENGINE_VERSION
+        major_minor = ".".join(version.split(".")[:2])
+        zones = sorted({s.availability_zone for s in group._subnets})
+        kwargs.update(
+            availability_zones=kwargs.get("availability_zones") or zones,
+            storage_type=kwargs.get("storage_type") or "standard",
+            db_subnet_group_name=group.name,
+            vpc_security_group_ids=list(groups),
+            engine_version=version,
+            db_cluster_parameter_group_name=kwargs.get("db_cluster_parameter_group_name") or f"default.docdb{major_minor}",
+        )
+        return original_create_cluster(self, kwargs)
+
+    Backend.create_db_cluster = create_db_cluster
+
+
+def find_rds_cluster(arn: str) -> Any:
+    from moto.rds.models import rds_backends
+
+    for _, regions in list(rds_backends.items()):
+        for _, backend in list(regions.items()):
+            for cluster in list(backend.clusters.values()):
+                if cluster.db_cluster_arn == arn:
+                    return cluster
+    return None
+
+
 # --------------------------------------------------------------------------- ec2
 
 
@@ -1264,6 +2004,8 @@ def apply_patches() -> None:
         return
     _patch_accounts()
     _patch_kafka()
+    _patch_mq()
+    _patch_rds()
     _patch_lambda()
     _patch_ec2()
     _patch_sns()
@@ -1275,7 +2017,7 @@ def apply_patches() -> None:
 # --------------------------------------------------------------------------- request description
 
 # Signing names whose botocore service model has a different name.
-BOTOCORE_NAMES = {"events": "events", "lambda": "lambda", "kafka": "kafka", "execute-api": "apigateway"}
+BOTOCORE_NAMES = {"events": "events", "lambda": "lambda", "kafka": "kafka", "mq": "mq", "execute-api": "apigateway"}
 
 
 class RestRoute:
@@ -1383,12 +2125,13 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 EC2_SCALAR_PARAMS = ("GroupId", "VpcId", "ServiceName", "VpcEndpointType", "PrefixListId")
 EC2_LIST_PARAMS = {"SubnetId": "SubnetIds", "SecurityGroupId": "SecurityGroupIds", "VpcEndpointId": "VpcEndpointIds"}
 EC2_REFERENCING_ACTIONS = ("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress")
-QUERY_PARAMS = {"sns": ("TopicArn",)}  # query protocol services other than EC2
+QUERY_PARAMS = {"sns": ("TopicArn",)}  # query protocol services other than EC2 and RDS
 JSON_PARAMS = {"dynamodb": ("TableName",)}  # awsJson services: top-level body members
 # REST services: member names, and where they may come from.
 REST_PARAMS = {
     "lambda": (("FunctionName", "UUID", "Resource"), ("uri",)),
     "kafka": (("ClusterArn", "Arn"), ("uri",)),
+    "mq": (("BrokerId",), ("uri",)),
     "scheduler": (("Name", "GroupName", "RoleArn", "TargetArn"), ("uri", "querystring", "body")),
 }
 # REST services: log keys taken from a structure of the JSON body (key -> member path).
@@ -1398,6 +2141,33 @@ REST_NESTED_PARAMS = {
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z]+)\.(?P<n>\d+)$")
 _TAG_SPEC = re.compile(r"^TagSpecification\.(?P<n>\d+)\.(?:(?P<type>ResourceType)|Tag\.(?P<m>\d+)\.(?P<part>Key|Value))$")
 _REFERENCED_GROUP = re.compile(r"^IpPermissions\.(?P<n>\d+)\.Groups\.(?P<m>\d+)\.GroupId$")
+_RDS_FILTER = re.compile(r"^Filters\.Filter\.(?P<n>\d+)\.(?:(?P<name>Name)|Values\.Value\.(?P<m>\d+))$")
+
+
+def rds_params(form: dict[str, str]) -> dict[str, Any]:
+    """The IAM-relevant parameters of an RDS (and DocumentDB) query request: DBClusterIdentifier,
+    the values of the ``db-cluster-id`` filters as DBClusterIds (in filter, then value order),
+    DBSubnetGroupName."""
+    params: dict[str, Any] = {}
+    if "DBClusterIdentifier" in form:
+        params["DBClusterIdentifier"] = form["DBClusterIdentifier"]
+    names: dict[int, str] = {}
+    values: dict[int, list[tuple[int, str]]] = {}
+    for key, value in form.items():
+        m = _RDS_FILTER.match(key)
+        if m is None:
+            continue
+        n = int(m.group("n"))
+        if m.group("name"):
+            names[n] = value
+        else:
+            values.setdefault(n, []).append((int(m.group("m")), value))
+    ids = [v for n in sorted(values) if names.get(n) == "db-cluster-id" for _, v in sorted(values[n])]
+    if ids:
+        params["DBClusterIds"] = ids
+    if "DBSubnetGroupName" in form:
+        params["DBSubnetGroupName"] = form["DBSubnetGroupName"]
+    return params
 
 
 def ec2_params(action: str, form: dict[str, str]) -> dict[str, Any]:
@@ -1517,6 +2287,8 @@ def request_params(
     if protocol == "ec2":
         return ec2_params(action, form)
     if protocol == "query":
+        if service == "rds":
+            return rds_params(form)
         return {k: form[k] for k in QUERY_PARAMS.get(service, ()) if k in form}
     if protocol == "json":
         wanted = JSON_PARAMS.get(service)
@@ -1974,6 +2746,30 @@ class EsmGuardApp:
                 return 404, {"error": f"no MSK VPC connection {payload['Arn']}"}
             connection.state = payload["State"]
             return 200, {"Arn": connection.arn, "State": connection.state}
+        if path == "/_esm_guard/mq/broker" and method == "POST":
+            if not isinstance(payload, dict) or not payload.get("BrokerId") or not payload.get("BrokerState"):
+                raise ValueError("body must be {\"BrokerId\": ..., \"BrokerState\": ...}")
+            if set(payload) - {"BrokerId", "BrokerState"}:
+                raise ValueError(f"unknown fields: {sorted(set(payload) - {'BrokerId', 'BrokerState'})}")
+            if payload["BrokerState"] not in MQ_BROKER_STATES:
+                raise ValueError(f"BrokerState must be one of {', '.join(MQ_BROKER_STATES)}")
+            broker = find_mq_broker(str(payload["BrokerId"]))
+            if broker is None:
+                return 404, {"error": f"no Amazon MQ broker {payload['BrokerId']}"}
+            broker.state = payload["BrokerState"]
+            return 200, {"BrokerId": broker.id, "BrokerState": broker.state}
+        if path == "/_esm_guard/docdb/cluster" and method == "POST":
+            if not isinstance(payload, dict) or not payload.get("DBClusterArn") or not payload.get("Status"):
+                raise ValueError("body must be {\"DBClusterArn\": ..., \"Status\": ...}")
+            if set(payload) - {"DBClusterArn", "Status"}:
+                raise ValueError(f"unknown fields: {sorted(set(payload) - {'DBClusterArn', 'Status'})}")
+            if not isinstance(payload["Status"], str):
+                raise ValueError("Status must be a string (available, creating, deleting, stopped, failed, ...)")
+            cluster = find_rds_cluster(str(payload["DBClusterArn"]))
+            if cluster is None:
+                return 404, {"error": f"no DB cluster {payload['DBClusterArn']}"}
+            cluster._esm_guard_status = payload["Status"]
+            return 200, {"DBClusterArn": cluster.db_cluster_arn, "Status": cluster.status}
         m = re.match(r"^/_esm_guard/ec2/nat-gateway/(nat-[\w]+)$", path)
         if m and method == "POST":
             if not isinstance(payload, dict) or not payload.get("State"):
@@ -2014,7 +2810,7 @@ class EsmGuardApp:
 
 # --------------------------------------------------------------------------- main
 
-PREWARM = ("ec2", "awslambda", "kafka", "sns", "sqs", "dynamodb", "events", "sts", "iam", "scheduler")
+PREWARM = ("ec2", "awslambda", "kafka", "mq", "rds", "sns", "sqs", "dynamodb", "events", "sts", "iam", "scheduler")
 
 
 def build_app() -> tuple[EsmGuardApp, Any]:
@@ -2034,7 +2830,7 @@ def prewarm(dispatcher: Any) -> None:
                     dispatcher.app_instances[service] = dispatcher.create_app(service)
         except Exception:
             log.exception("prewarming %s", service)
-    for service in ("lambda", "kafka", "scheduler"):
+    for service in ("lambda", "kafka", "mq", "scheduler"):
         REST_ROUTER.operation(service, "GET", "/", {})
 
 

@@ -980,6 +980,513 @@ def sns_json_structure_requires_default(ctx: Ctx) -> None:
     assert [json.loads(m["Body"])["Message"] for m in drain(ctx, account, queue)] == ["d", "d"]
 
 
+# --------------------------------------------------------------------------- Amazon MQ and DocumentDB
+
+SECRET = "arn:aws:secretsmanager:us-east-1:{account}:secret:mq-credentials-AbCdEf"
+BROKER_ARN_RE = r"^arn:aws:mq:us-east-1:{account}:broker:{name}:(b-[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}})$"
+
+
+def zoned_network(ctx: Ctx, account: str, prefix: str = "10.30") -> tuple[str, list[str], str]:
+    """A VPC with three subnets in three Availability Zones and a security group."""
+    ec2 = ctx.client("ec2", account)
+    vpc = ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
+        for i, zone in enumerate("abc")
+    ]
+    sg = ec2.create_security_group(GroupName="brokers", Description="brokers", VpcId=vpc)["GroupId"]
+    return vpc, subnets, sg
+
+
+def mq_broker(ctx: Ctx, account: str, subnets: list[str] | None, sgs: list[str] | None, name: str = "orders-mq",
+              engine: str = "RABBITMQ", mode: str = "SINGLE_INSTANCE", public: bool = False) -> dict[str, Any]:
+    """CreateBroker with what AWS requires (BrokerName, EngineType, DeploymentMode, HostInstanceType,
+    PubliclyAccessible; Users for the simple authentication strategy); SubnetIds and
+    SecurityGroups left out when None."""
+    kwargs: dict[str, Any] = {}
+    if subnets is not None:
+        kwargs["SubnetIds"] = subnets
+    if sgs is not None:
+        kwargs["SecurityGroups"] = sgs
+    return ctx.client("mq", account).create_broker(
+        BrokerName=name, EngineType=engine, EngineVersion="3.13" if engine == "RABBITMQ" else "5.18",
+        HostInstanceType="mq.m5.large", DeploymentMode=mode, PubliclyAccessible=public,
+        AutoMinorVersionUpgrade=True, Users=[{"Username": "lambda", "Password": "a-long-password-1"}], **kwargs,
+    )
+
+
+def docdb_cluster(ctx: Ctx, account: str, subnets: list[str], sgs: list[str], name: str = "events",
+                  group: str = "docdb-subnets", **kwargs: Any) -> dict[str, Any]:
+    """CreateDBSubnetGroup (subnets in at least 2 AZs) and CreateDBCluster with Engine docdb."""
+    docdb = ctx.client("docdb", account)
+    docdb.create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="docdb", SubnetIds=subnets)
+    return docdb.create_db_cluster(
+        DBClusterIdentifier=name, Engine="docdb", MasterUsername="guard", MasterUserPassword="a-long-password-1",
+        DBSubnetGroupName=group, VpcSecurityGroupIds=sgs, **kwargs,
+    )["DBCluster"]
+
+
+def unvalidated(ctx: Ctx, service: str, account: str) -> Any:
+    """A client that sends what botocore would refuse (the emulator must refuse it)."""
+    return boto3.client(
+        service, endpoint_url=ctx.url, region_name=REGION, aws_access_key_id=account, aws_secret_access_key="secret",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False),
+    )
+
+
+@check
+def mq_broker_describe_shape(ctx: Ctx) -> None:
+    from urllib.parse import quote
+
+    account = "100000000030"
+    vpc, subnets, sg = zoned_network(ctx, account)
+    mq = ctx.client("mq", account)
+    created = mq_broker(ctx, account, subnets[:1], [sg])
+    m = re.match(BROKER_ARN_RE.format(account=account, name="orders-mq"), created["BrokerArn"])
+    assert m and created["BrokerId"] == m.group(1), created
+    broker_id = created["BrokerId"]
+    got = mq.describe_broker(BrokerId=broker_id)
+    expected = {"BrokerArn": created["BrokerArn"], "BrokerId": broker_id, "BrokerName": "orders-mq", "EngineType": "RABBITMQ",
+                "DeploymentMode": "SINGLE_INSTANCE", "SubnetIds": subnets[:1], "SecurityGroups": [sg],
+                "PubliclyAccessible": False, "BrokerState": "RUNNING", "HostInstanceType": "mq.m5.large"}
+    assert {k: got.get(k) for k in expected} == expected, got
+    host = f"{broker_id}.mq.{REGION}.amazonaws.com"
+    assert got["BrokerInstances"][0]["Endpoints"] == [f"amqps://{host}:5671"], got["BrokerInstances"]
+    # the wire: GET /v1/brokers/{broker-id}, lowerCamel names
+    raw = ctx.signed_get("mq", account, f"/v1/brokers/{quote(broker_id)}")
+    assert raw["subnetIds"] == subnets[:1] and raw["securityGroups"] == [sg] and raw["publiclyAccessible"] is False, raw
+    assert raw["brokerState"] == "RUNNING" and raw["deploymentMode"] == "SINGLE_INSTANCE", raw
+    # ActiveMQ active/standby: two subnets in two zones, one instance per node, OpenWire on 61617
+    standby = mq_broker(ctx, account, subnets[:2], [sg], name="payments-mq", engine="ACTIVEMQ", mode="ACTIVE_STANDBY_MULTI_AZ", public=True)
+    got = mq.describe_broker(BrokerId=standby["BrokerId"])
+    assert got["SubnetIds"] == subnets[:2] and got["PubliclyAccessible"] is True and got["EngineType"] == "ACTIVEMQ", got
+    assert [i["Endpoints"][0] for i in got["BrokerInstances"]] == [
+        f"ssl://{standby['BrokerId']}-{n}.mq.{REGION}.amazonaws.com:61617" for n in (1, 2)], got["BrokerInstances"]
+    # RabbitMQ cluster: up to three subnets
+    cluster = mq_broker(ctx, account, subnets, [sg], name="cluster-mq", mode="CLUSTER_MULTI_AZ")
+    assert mq.describe_broker(BrokerId=cluster["BrokerId"])["DeploymentMode"] == "CLUSTER_MULTI_AZ"
+    # defaults: the default VPC's default subnet and that VPC's default security group
+    ec2 = ctx.client("ec2", account)
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    bare = mq.describe_broker(BrokerId=mq_broker(ctx, account, None, None, name="bare-mq")["BrokerId"])
+    [subnet] = ec2.describe_subnets(SubnetIds=bare["SubnetIds"])["Subnets"]
+    [group] = ec2.describe_security_groups(GroupIds=bare["SecurityGroups"])["SecurityGroups"]
+    assert subnet["VpcId"] == default_vpc and group["GroupName"] == "default" and group["VpcId"] == default_vpc, (subnet, group)
+    # listed
+    assert {b["BrokerId"] for b in mq.list_brokers()["BrokerSummaries"]} == {
+        broker_id, standby["BrokerId"], cluster["BrokerId"], bare["BrokerId"]}
+    # UpdateBroker changes the security groups (of the broker's VPC only)
+    other = ec2.create_security_group(GroupName="other", Description="other", VpcId=vpc)["GroupId"]
+    mq.update_broker(BrokerId=broker_id, SecurityGroups=[sg, other])
+    assert mq.describe_broker(BrokerId=broker_id)["SecurityGroups"] == [sg, other]
+    foreign = ec2.create_security_group(GroupName="foreign", Description="foreign", VpcId=default_vpc)["GroupId"]
+    assert client_error(lambda: mq.update_broker(BrokerId=broker_id, SecurityGroups=[foreign]))[:2] == ("BadRequestException", 400)
+    # the state control
+    assert ctx.control("POST", "/_esm_guard/mq/broker", {"BrokerId": broker_id, "BrokerState": "REBOOT_IN_PROGRESS"}) == (
+        200, {"BrokerId": broker_id, "BrokerState": "REBOOT_IN_PROGRESS"})
+    assert mq.describe_broker(BrokerId=broker_id)["BrokerState"] == "REBOOT_IN_PROGRESS"
+    assert ctx.control("POST", "/_esm_guard/mq/broker", {"BrokerId": broker_id, "BrokerState": "BROKEN"})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/mq/broker", {"BrokerId": "b-nope", "BrokerState": "RUNNING"})[0] == 404
+    # unknown IDs: NotFoundException, 404 (moto: a 500 for Delete/Reboot)
+    missing = "b-00000000-0000-0000-0000-000000000000"
+    for call in (lambda: mq.describe_broker(BrokerId=missing), lambda: mq.delete_broker(BrokerId=missing),
+                 lambda: mq.reboot_broker(BrokerId=missing), lambda: mq.update_broker(BrokerId=missing, SecurityGroups=[sg])):
+        assert client_error(call)[:2] == ("NotFoundException", 404), client_error(call)
+    mq.reboot_broker(BrokerId=broker_id)
+    assert mq.delete_broker(BrokerId=broker_id)["BrokerId"] == broker_id
+    assert client_error(lambda: mq.describe_broker(BrokerId=broker_id))[:2] == ("NotFoundException", 404)
+    # another account does not see the brokers
+    assert client_error(lambda: ctx.client("mq", "100000000031").describe_broker(BrokerId=standby["BrokerId"]))[0] == "NotFoundException"
+
+
+@check
+def mq_create_broker_refusals(ctx: Ctx) -> None:
+    account = "100000000032"
+    _, subnets, sg = zoned_network(ctx, account)
+    ec2 = ctx.client("ec2", account)
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    foreign_sg = ec2.create_security_group(GroupName="foreign", Description="foreign", VpcId=default_vpc)["GroupId"]
+    same_zone = ec2.create_subnet(VpcId=ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"],
+                                  CidrBlock="10.30.9.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    mq = unvalidated(ctx, "mq", account)
+    base = {"BrokerName": "refused", "EngineType": "ACTIVEMQ", "EngineVersion": "5.18", "HostInstanceType": "mq.m5.large",
+            "DeploymentMode": "SINGLE_INSTANCE", "PubliclyAccessible": False, "SubnetIds": subnets[:1], "SecurityGroups": [sg],
+            "Users": [{"Username": "lambda", "Password": "a-long-password-1"}]}
+    cases = [
+        ("a subnet that does not exist", {"SubnetIds": ["subnet-00000000000000000"]}),
+        ("two subnets for a single instance", {"SubnetIds": subnets[:2]}),
+        ("one subnet for active/standby", {"DeploymentMode": "ACTIVE_STANDBY_MULTI_AZ"}),
+        ("active/standby subnets in one zone", {"DeploymentMode": "ACTIVE_STANDBY_MULTI_AZ", "SubnetIds": [subnets[0], same_zone]}),
+        ("a security group of another VPC", {"SecurityGroups": [foreign_sg]}),
+        ("a security group that does not exist", {"SecurityGroups": ["sg-00000000000000000"]}),
+        ("an ActiveMQ cluster", {"DeploymentMode": "CLUSTER_MULTI_AZ"}),
+        ("a RabbitMQ active/standby pair", {"EngineType": "RABBITMQ", "DeploymentMode": "ACTIVE_STANDBY_MULTI_AZ", "SubnetIds": subnets[:2]}),
+        ("an unknown engine", {"EngineType": "KAFKA"}),
+        ("an unknown deployment mode", {"DeploymentMode": "MULTI_REGION"}),
+        ("no PubliclyAccessible", {"PubliclyAccessible": None}),
+        ("no HostInstanceType", {"HostInstanceType": None}),
+        ("a name with a space", {"BrokerName": "bad name"}),
+    ]
+    failures = []
+    for what, overrides in cases:
+        request = {k: v for k, v in {**base, **overrides}.items() if v is not None}
+        try:
+            mq.create_broker(**request)
+        except botocore.exceptions.ClientError as err:
+            got = (err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"])
+            if got != ("BadRequestException", 400):
+                failures.append((what, got))
+        else:
+            failures.append((what, "created"))
+    assert not failures, failures
+    assert mq.list_brokers()["BrokerSummaries"] == []
+    mq.create_broker(**{**base, "BrokerName": "taken"})
+    assert client_error(lambda: mq.create_broker(**{**base, "BrokerName": "taken"}))[:2] == ("ConflictException", 409)
+
+
+@check
+def docdb_cluster_describe_shape(ctx: Ctx) -> None:
+    account = "100000000033"
+    vpc, subnets, sg = zoned_network(ctx, account)
+    docdb = ctx.client("docdb", account)
+    created = docdb_cluster(ctx, account, subnets[:2], [sg])
+    arn = f"arn:aws:rds:{REGION}:{account}:cluster:events"
+    assert created["DBClusterArn"] == arn and created["Engine"] == "docdb" and created["Port"] == 27017, created
+    expected = {"DBClusterArn": arn, "DBClusterIdentifier": "events", "Engine": "docdb", "Port": 27017, "DBSubnetGroup": "docdb-subnets",
+                "VpcSecurityGroups": [{"VpcSecurityGroupId": sg, "Status": "active"}], "Status": "available"}
+    for kwargs in ({"DBClusterIdentifier": "events"}, {"DBClusterIdentifier": arn},
+                   {"Filters": [{"Name": "db-cluster-id", "Values": ["events"]}]},
+                   {"Filters": [{"Name": "db-cluster-id", "Values": [arn]}]}):
+        [got] = docdb.describe_db_clusters(**kwargs)["DBClusters"]
+        assert {k: got.get(k) for k in expected} == expected, (kwargs, got)
+        assert got["Endpoint"].endswith(f".{REGION}.docdb.amazonaws.com") and got["EngineVersion"] == "5.0.0", got
+        assert got["AvailabilityZones"] == [f"{REGION}a", f"{REGION}b"], got
+    # RDS's own client sees the same cluster
+    assert ctx.client("rds", account).describe_db_clusters(DBClusterIdentifier="events")["DBClusters"][0]["DBClusterArn"] == arn
+    [group] = docdb.describe_db_subnet_groups(DBSubnetGroupName="docdb-subnets")["DBSubnetGroups"]
+    assert group["DBSubnetGroupName"] == "docdb-subnets" and group["VpcId"] == vpc, group
+    assert [(s["SubnetIdentifier"], s["SubnetAvailabilityZone"]["Name"], s["SubnetStatus"]) for s in group["Subnets"]] == [
+        (subnets[0], f"{REGION}a", "Active"), (subnets[1], f"{REGION}b", "Active")], group["Subnets"]
+    # another port; a second cluster in the same group
+    other = docdb.create_db_cluster(DBClusterIdentifier="audit", Engine="docdb", MasterUsername="guard",
+                                    MasterUserPassword="a-long-password-1", DBSubnetGroupName="docdb-subnets",
+                                    VpcSecurityGroupIds=[sg], Port=27018)["DBCluster"]
+    assert other["Port"] == 27018
+    assert {c["DBClusterIdentifier"] for c in docdb.describe_db_clusters(
+        Filters=[{"Name": "db-cluster-id", "Values": ["events", other["DBClusterArn"]]}])["DBClusters"]} == {"events", "audit"}
+    # defaults: the "default" subnet group (the default VPC's subnets) and that VPC's default group
+    ec2 = ctx.client("ec2", account)
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    bare = docdb.create_db_cluster(DBClusterIdentifier="bare", Engine="docdb", MasterUsername="guard",
+                                   MasterUserPassword="a-long-password-1")["DBCluster"]
+    assert bare["DBSubnetGroup"] == "default", bare
+    assert docdb.describe_db_subnet_groups(DBSubnetGroupName="default")["DBSubnetGroups"][0]["VpcId"] == default_vpc
+    [default_sg] = ec2.describe_security_groups(GroupIds=[bare["VpcSecurityGroups"][0]["VpcSecurityGroupId"]])["SecurityGroups"]
+    assert default_sg["GroupName"] == "default" and default_sg["VpcId"] == default_vpc, default_sg
+    # what AWS refuses
+    assert client_error(lambda: docdb.describe_db_clusters(DBClusterIdentifier="nope"))[:2] == ("DBClusterNotFoundFault", 404)
+    assert client_error(lambda: docdb.describe_db_subnet_groups(DBSubnetGroupName="nope"))[0] == "DBSubnetGroupNotFoundFault"
+    refused = [
+        (lambda: docdb.create_db_subnet_group(DBSubnetGroupName="one-zone", DBSubnetGroupDescription="x", SubnetIds=subnets[:1]),
+         "DBSubnetGroupDoesNotCoverEnoughAZs"),
+        (lambda: docdb.create_db_subnet_group(DBSubnetGroupName="ghost", DBSubnetGroupDescription="x",
+                                              SubnetIds=[subnets[0], "subnet-00000000000000000"]), "InvalidSubnet"),
+        (lambda: docdb.create_db_cluster(DBClusterIdentifier="x", Engine="docdb", MasterUsername="guard",
+                                         MasterUserPassword="a-long-password-1", DBSubnetGroupName="nope"), "DBSubnetGroupNotFoundFault"),
+        (lambda: docdb.create_db_cluster(DBClusterIdentifier="x", Engine="docdb", MasterUsername="guard",
+                                         MasterUserPassword="a-long-password-1", DBSubnetGroupName="docdb-subnets",
+                                         VpcSecurityGroupIds=[default_sg["GroupId"]]), "InvalidParameterCombination"),
+    ]
+    for call, code in refused:
+        assert client_error(call)[0] == code, (code, client_error(call))
+    # the status control
+    assert ctx.control("POST", "/_esm_guard/docdb/cluster", {"DBClusterArn": arn, "Status": "stopped"}) == (
+        200, {"DBClusterArn": arn, "Status": "stopped"})
+    assert docdb.describe_db_clusters(DBClusterIdentifier="events")["DBClusters"][0]["Status"] == "stopped"
+    assert docdb.describe_db_clusters(DBClusterIdentifier="events")["DBClusters"][0]["Status"] == "stopped"
+    assert ctx.control("POST", "/_esm_guard/docdb/cluster", {"DBClusterArn": arn + "x", "Status": "stopped"})[0] == 404
+    # delete, then gone
+    assert docdb.delete_db_cluster(DBClusterIdentifier="audit", SkipFinalSnapshot=True)["DBCluster"]["DBClusterIdentifier"] == "audit"
+    assert client_error(lambda: docdb.describe_db_clusters(DBClusterIdentifier="audit"))[0] == "DBClusterNotFoundFault"
+
+
+def _expect_refusals(lam: Any, base: dict[str, Any], cases: list[tuple[str, dict[str, Any], str]]) -> list[Any]:
+    """Each case (what, members replaced (None drops one), expected code) must be refused."""
+    failures = []
+    for what, overrides, code in cases:
+        request = {k: v for k, v in {**base, **overrides}.items() if v is not None}
+        try:
+            created = lam.create_event_source_mapping(**request)
+        except botocore.exceptions.ClientError as err:
+            got = err.response["Error"]["Code"]
+            if got != code:
+                failures.append((what, got, err.response["Error"]["Message"]))
+        else:
+            failures.append((what, "created"))
+            lam.delete_event_source_mapping(UUID=created["UUID"])
+    return failures
+
+
+@check
+def mq_esm_round_trip(ctx: Ctx) -> None:
+    account = "100000000034"
+    _, subnets, sg = zoned_network(ctx, account)
+    rabbit = mq_broker(ctx, account, subnets[:1], [sg])
+    active = mq_broker(ctx, account, subnets[:2], [sg], name="payments-mq", engine="ACTIVEMQ", mode="ACTIVE_STANDBY_MULTI_AZ")
+    fn_arn = function(ctx, account, "mq-consumer")
+    lam = ctx.client("lambda", account)
+    secret = SECRET.format(account=account)
+    sac = [{"Type": "BASIC_AUTH", "URI": secret}, {"Type": "VIRTUAL_HOST", "URI": "/orders"}]
+    created = lam.create_event_source_mapping(
+        FunctionName="mq-consumer", EventSourceArn=rabbit["BrokerArn"], Queues=["orders"], SourceAccessConfigurations=sac,
+    )
+    uuid = created["UUID"]
+    expected = {"UUID": uuid, "EventSourceArn": rabbit["BrokerArn"], "FunctionArn": fn_arn, "Queues": ["orders"],
+                "SourceAccessConfigurations": sac, "BatchSize": 100, "State": "Enabled",
+                "LastProcessingResult": "No records processed", "StateTransitionReason": "USER_INITIATED",
+                "EventSourceMappingArn": f"arn:aws:lambda:{REGION}:{account}:event-source-mapping:{uuid}"}
+    for got in (created, lam.get_event_source_mapping(UUID=uuid),
+                lam.list_event_source_mappings(EventSourceArn=rabbit["BrokerArn"])["EventSourceMappings"][0]):
+        assert {k: got.get(k) for k in expected} == expected, got
+        for absent in ("StartingPosition", "Topics", "DocumentDBEventSourceConfig", "ProvisionedPollerConfig"):
+            assert absent not in got, (absent, got)
+    # ActiveMQ: BASIC_AUTH alone
+    other = lam.create_event_source_mapping(
+        FunctionName=fn_arn, EventSourceArn=active["BrokerArn"], Queues=["payments"], BatchSize=10,
+        MaximumBatchingWindowInSeconds=5, SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret}],
+    )["UUID"]
+    assert lam.get_event_source_mapping(UUID=other)["BatchSize"] == 10
+    assert [e["UUID"] for e in lam.list_event_source_mappings(FunctionName="mq-consumer")["EventSourceMappings"]] == [uuid, other]
+    # the control endpoint sets what Get/List report
+    problem = "PROBLEM: Connection error. Your VPC must be able to connect to Lambda and STS, along with Secrets Manager if authentication is required."
+    status, body = ctx.control("POST", f"/_esm_guard/esm/{uuid}", {"LastProcessingResult": problem, "StateTransitionReason": "USER_INITIATED"})
+    assert status == 200 and body["LastProcessingResult"] == problem, body
+    ctx.control("POST", f"/_esm_guard/esm/{other}", {"State": "Disabled", "StateTransitionReason": "EVENT_SOURCE_AUTHN_ERROR"})
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["LastProcessingResult"] == problem and got["StateTransitionReason"] == "USER_INITIATED", got
+    got = lam.get_event_source_mapping(UUID=other)
+    assert got["State"] == "Disabled" and got["StateTransitionReason"] == "EVENT_SOURCE_AUTHN_ERROR", got
+    listed = {e["UUID"]: e for e in lam.list_event_source_mappings()["EventSourceMappings"]}
+    assert listed[uuid]["LastProcessingResult"] == problem and listed[other]["StateTransitionReason"] == "EVENT_SOURCE_AUTHN_ERROR"
+    # updates: batching and credentials yes, provisioned mode no
+    lam.update_event_source_mapping(UUID=uuid, BatchSize=500, SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret + "2"}])
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["BatchSize"] == 500 and got["SourceAccessConfigurations"] == [{"Type": "BASIC_AUTH", "URI": secret + "2"}], got
+    assert client_error(lambda: lam.update_event_source_mapping(
+        UUID=uuid, ProvisionedPollerConfig={"MinimumPollers": 1, "MaximumPollers": 2}))[:2] == ("InvalidParameterValueException", 400)
+    assert client_error(lambda: lam.update_event_source_mapping(
+        UUID=other, SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret}, {"Type": "VIRTUAL_HOST", "URI": "/"}]))[0] == "InvalidParameterValueException"
+    assert "ProvisionedPollerConfig" not in lam.get_event_source_mapping(UUID=uuid)
+    # the same queue again: a conflict; another queue: fine
+    assert client_error(lambda: lam.create_event_source_mapping(
+        FunctionName="mq-consumer", EventSourceArn=rabbit["BrokerArn"], Queues=["orders"],
+        SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret}]))[:2] == ("ResourceConflictException", 409)
+    third = lam.create_event_source_mapping(FunctionName="mq-consumer", EventSourceArn=rabbit["BrokerArn"], Queues=["refunds"],
+                                            SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret}])["UUID"]
+    for u in (uuid, other, third):
+        assert lam.delete_event_source_mapping(UUID=u)["State"] == "Deleting"
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+@check
+def mq_esm_refusals(ctx: Ctx) -> None:
+    account, stranger = "100000000035", "100000000036"
+    _, subnets, sg = zoned_network(ctx, account)
+    rabbit = mq_broker(ctx, account, subnets[:1], [sg])
+    active = mq_broker(ctx, account, subnets[:1], [sg], name="payments-mq", engine="ACTIVEMQ")
+    _, foreign_subnets, foreign_sg = zoned_network(ctx, stranger)
+    foreign = mq_broker(ctx, stranger, foreign_subnets[:1], [foreign_sg])
+    function(ctx, account, "mq-consumer")
+    lam = unvalidated(ctx, "lambda", account)
+    secret = SECRET.format(account=account)
+    basic = [{"Type": "BASIC_AUTH", "URI": secret}]
+    base = {"FunctionName": "mq-consumer", "EventSourceArn": rabbit["BrokerArn"], "Queues": ["orders"], "SourceAccessConfigurations": basic}
+    name, broker_id = rabbit["BrokerArn"].split(":")[-2:]
+    ipve = "InvalidParameterValueException"
+    cases = [
+        ("no Queues", {"Queues": None}, ipve),
+        ("two queues", {"Queues": ["a", "b"]}, ipve),
+        ("an empty queue name", {"Queues": [""]}, ipve),
+        ("no SourceAccessConfigurations", {"SourceAccessConfigurations": None}, ipve),
+        ("a VIRTUAL_HOST alone", {"SourceAccessConfigurations": [{"Type": "VIRTUAL_HOST", "URI": "/"}]}, ipve),
+        ("two BASIC_AUTH", {"SourceAccessConfigurations": basic * 2}, ipve),
+        ("BASIC_AUTH not a secret ARN", {"SourceAccessConfigurations": [{"Type": "BASIC_AUTH", "URI": "user:password"}]}, ipve),
+        ("a VPC_SUBNET entry", {"SourceAccessConfigurations": basic + [{"Type": "VPC_SUBNET", "URI": f"subnet:{subnets[0]}"}]}, ipve),
+        ("SASL/SCRAM credentials", {"SourceAccessConfigurations": [{"Type": "SASL_SCRAM_512_AUTH", "URI": secret}]}, ipve),
+        ("a VIRTUAL_HOST on ActiveMQ", {"EventSourceArn": active["BrokerArn"],
+                                        "SourceAccessConfigurations": basic + [{"Type": "VIRTUAL_HOST", "URI": "/"}]}, ipve),
+        ("ProvisionedPollerConfig", {"ProvisionedPollerConfig": {"MinimumPollers": 1, "MaximumPollers": 3}}, ipve),
+        ("a StartingPosition", {"StartingPosition": "LATEST"}, ipve),
+        ("Topics", {"Topics": ["orders"]}, ipve),
+        ("a DocumentDBEventSourceConfig", {"DocumentDBEventSourceConfig": {"DatabaseName": "db"}}, ipve),
+        ("BatchSize 10001", {"BatchSize": 10001}, ipve),
+        ("MaximumBatchingWindowInSeconds 301", {"MaximumBatchingWindowInSeconds": 301}, ipve),
+        ("a broker of another account", {"EventSourceArn": foreign["BrokerArn"]}, ipve),
+        ("a broker that does not exist", {"EventSourceArn": rabbit["BrokerArn"][:-12] + "000000000000"}, ipve),
+        ("the broker ID under another name", {"EventSourceArn": rabbit["BrokerArn"].replace(f":{name}:", ":renamed:")}, ipve),
+        ("a broker ARN without the ID", {"EventSourceArn": f"arn:aws:mq:{REGION}:{account}:broker:{name}"}, ipve),
+        ("a broker ARN of another region", {"EventSourceArn": rabbit["BrokerArn"].replace(REGION, "eu-west-1")}, ipve),
+        ("a function that does not exist", {"FunctionName": "nope"}, "ResourceNotFoundException"),
+    ]
+    failures = _expect_refusals(lam, base, cases)
+    assert not failures, failures
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+    assert broker_id.startswith("b-")
+
+
+@check
+def docdb_esm_round_trip(ctx: Ctx) -> None:
+    account = "100000000037"
+    _, subnets, sg = zoned_network(ctx, account)
+    cluster = docdb_cluster(ctx, account, subnets[:2], [sg])
+    arn = cluster["DBClusterArn"]
+    fn_arn = function(ctx, account, "docdb-consumer")
+    lam = ctx.client("lambda", account)
+    secret = SECRET.format(account=account)
+    sac = [{"Type": "BASIC_AUTH", "URI": secret}]
+    config = {"DatabaseName": "orders", "CollectionName": "events", "FullDocument": "UpdateLookup"}
+    created = lam.create_event_source_mapping(
+        FunctionName="docdb-consumer", EventSourceArn=arn, StartingPosition="LATEST", BatchSize=50,
+        DocumentDBEventSourceConfig=config, SourceAccessConfigurations=sac,
+    )
+    uuid = created["UUID"]
+    expected = {"UUID": uuid, "EventSourceArn": arn, "FunctionArn": fn_arn, "StartingPosition": "LATEST", "BatchSize": 50,
+                "DocumentDBEventSourceConfig": config, "SourceAccessConfigurations": sac, "State": "Enabled",
+                "LastProcessingResult": "No records processed", "StateTransitionReason": "USER_INITIATED"}
+    for got in (created, lam.get_event_source_mapping(UUID=uuid),
+                lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"][0]):
+        assert {k: got.get(k) for k in expected} == expected, got
+        for absent in ("Queues", "Topics", "ProvisionedPollerConfig"):
+            assert absent not in got, (absent, got)
+    # TRIM_HORIZON with the database alone; AT_TIMESTAMP with a past timestamp
+    whole = lam.create_event_source_mapping(FunctionName="docdb-consumer", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                            DocumentDBEventSourceConfig={"DatabaseName": "audit"}, SourceAccessConfigurations=sac)["UUID"]
+    assert lam.get_event_source_mapping(UUID=whole)["DocumentDBEventSourceConfig"] == {"DatabaseName": "audit"}
+    stamp = int(time.time()) - 3600
+    timed = lam.create_event_source_mapping(FunctionName="docdb-consumer", EventSourceArn=arn, StartingPosition="AT_TIMESTAMP",
+                                            StartingPositionTimestamp=stamp, DocumentDBEventSourceConfig={"DatabaseName": "billing"},
+                                            SourceAccessConfigurations=sac)["UUID"]
+    got = lam.get_event_source_mapping(UUID=timed)
+    assert got["StartingPosition"] == "AT_TIMESTAMP" and int(got["StartingPositionTimestamp"].timestamp()) == stamp, got
+    # the control endpoint
+    problem = "PROBLEM: Connection error. Please check your event source connection configuration."
+    ctx.control("POST", f"/_esm_guard/esm/{uuid}", {"LastProcessingResult": problem, "StateTransitionReason": "EVENT_SOURCE_AUTHN_ERROR"})
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["LastProcessingResult"] == problem and got["StateTransitionReason"] == "EVENT_SOURCE_AUTHN_ERROR", got
+    ctx.control("POST", f"/_esm_guard/esm/{uuid}", {"LastProcessingResult": None})  # null: the override goes
+    assert "LastProcessingResult" not in lam.get_event_source_mapping(UUID=uuid)
+    ctx.control("POST", f"/_esm_guard/esm/{uuid}", {"LastProcessingResult": "OK"})
+    assert lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
+    # updates
+    lam.update_event_source_mapping(UUID=uuid, DocumentDBEventSourceConfig={"DatabaseName": "orders", "CollectionName": "archive"})
+    assert lam.get_event_source_mapping(UUID=uuid)["DocumentDBEventSourceConfig"] == {"DatabaseName": "orders", "CollectionName": "archive"}
+    bad = unvalidated(ctx, "lambda", account)
+    for spec in ({"ProvisionedPollerConfig": {"MinimumPollers": 1, "MaximumPollers": 2}},
+                 {"DocumentDBEventSourceConfig": {"CollectionName": "x"}},
+                 {"SourceAccessConfigurations": [{"Type": "VIRTUAL_HOST", "URI": "/"}]}):
+        assert client_error(lambda: bad.update_event_source_mapping(UUID=uuid, **spec))[:2] == ("InvalidParameterValueException", 400), spec
+    # the same database and collection again: a conflict
+    assert client_error(lambda: lam.create_event_source_mapping(
+        FunctionName="docdb-consumer", EventSourceArn=arn, StartingPosition="LATEST",
+        DocumentDBEventSourceConfig={"DatabaseName": "audit"}, SourceAccessConfigurations=sac))[:2] == ("ResourceConflictException", 409)
+    for u in (uuid, whole, timed):
+        lam.delete_event_source_mapping(UUID=u)
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+@check
+def docdb_esm_refusals(ctx: Ctx) -> None:
+    account, stranger = "100000000038", "100000000039"
+    _, subnets, sg = zoned_network(ctx, account)
+    cluster = docdb_cluster(ctx, account, subnets[:2], [sg])
+    aurora = ctx.client("rds", account).create_db_cluster(
+        DBClusterIdentifier="aurora", Engine="aurora-postgresql", MasterUsername="guard", MasterUserPassword="a-long-password-1",
+    )["DBCluster"]["DBClusterArn"]
+    _, foreign_subnets, foreign_sg = zoned_network(ctx, stranger)
+    foreign = docdb_cluster(ctx, stranger, foreign_subnets[:2], [foreign_sg])["DBClusterArn"]
+    function(ctx, account, "docdb-consumer")
+    lam = unvalidated(ctx, "lambda", account)
+    basic = [{"Type": "BASIC_AUTH", "URI": SECRET.format(account=account)}]
+    base = {"FunctionName": "docdb-consumer", "EventSourceArn": cluster["DBClusterArn"], "StartingPosition": "LATEST",
+            "DocumentDBEventSourceConfig": {"DatabaseName": "orders"}, "SourceAccessConfigurations": basic}
+    ipve = "InvalidParameterValueException"
+    cases = [
+        ("no DocumentDBEventSourceConfig", {"DocumentDBEventSourceConfig": None}, ipve),
+        ("no DatabaseName", {"DocumentDBEventSourceConfig": {"CollectionName": "events"}}, ipve),
+        ("a DatabaseName with a dot", {"DocumentDBEventSourceConfig": {"DatabaseName": "orders.v2"}}, ipve),
+        ("a DatabaseName of 64 characters", {"DocumentDBEventSourceConfig": {"DatabaseName": "d" * 64}}, ipve),
+        ("a system collection", {"DocumentDBEventSourceConfig": {"DatabaseName": "orders", "CollectionName": "system.views"}}, ipve),
+        ("FullDocument Whole", {"DocumentDBEventSourceConfig": {"DatabaseName": "orders", "FullDocument": "Whole"}}, ipve),
+        ("no SourceAccessConfigurations", {"SourceAccessConfigurations": None}, ipve),
+        ("BASIC_AUTH not a secret ARN", {"SourceAccessConfigurations": [{"Type": "BASIC_AUTH", "URI": "guard:password"}]}, ipve),
+        ("a VIRTUAL_HOST", {"SourceAccessConfigurations": basic + [{"Type": "VIRTUAL_HOST", "URI": "/"}]}, ipve),
+        ("no StartingPosition", {"StartingPosition": None}, ipve),
+        ("StartingPosition OLDEST", {"StartingPosition": "OLDEST"}, ipve),
+        ("AT_TIMESTAMP without a timestamp", {"StartingPosition": "AT_TIMESTAMP"}, ipve),
+        ("AT_TIMESTAMP in the future", {"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": time.time() + 86400}, ipve),
+        ("a timestamp with LATEST", {"StartingPositionTimestamp": time.time() - 60}, ipve),
+        ("ProvisionedPollerConfig", {"ProvisionedPollerConfig": {"MinimumPollers": 1, "MaximumPollers": 3}}, ipve),
+        ("Queues", {"Queues": ["orders"]}, ipve),
+        ("Topics", {"Topics": ["orders"]}, ipve),
+        ("BatchSize 0", {"BatchSize": 0}, ipve),
+        ("an Aurora cluster", {"EventSourceArn": aurora}, ipve),
+        ("a cluster of another account", {"EventSourceArn": foreign}, ipve),
+        ("a cluster that does not exist", {"EventSourceArn": f"arn:aws:rds:{REGION}:{account}:cluster:nope"}, ipve),
+        ("a cluster ARN of another region", {"EventSourceArn": cluster["DBClusterArn"].replace(REGION, "eu-west-1")}, ipve),
+        ("a DB instance ARN", {"EventSourceArn": f"arn:aws:rds:{REGION}:{account}:db:events-1"}, ipve),
+    ]
+    failures = _expect_refusals(lam, base, cases)
+    assert not failures, failures
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+    lam.create_event_source_mapping(**base)  # the base itself is valid
+
+
+@check
+def mq_docdb_request_log_params(ctx: Ctx) -> None:
+    account = "100000000040"
+    _, subnets, sg = zoned_network(ctx, account)
+    broker = mq_broker(ctx, account, subnets[:1], [sg])
+    cluster = docdb_cluster(ctx, account, subnets[:2], [sg])
+    ctx.control("DELETE", f"/_esm_guard/requests?account={account}")
+    mq = ctx.client("mq", account)
+    broker_id = broker["BrokerId"]
+    mq.describe_broker(BrokerId=broker_id)
+    mq.update_broker(BrokerId=broker_id, SecurityGroups=[sg])
+    mq.reboot_broker(BrokerId=broker_id)
+    mq.list_brokers()
+    client_error(lambda: mq.describe_broker(BrokerId="b-00000000-0000-0000-0000-000000000000"))
+    docdb = ctx.client("docdb", account)
+    docdb.describe_db_clusters(DBClusterIdentifier="events")
+    docdb.describe_db_clusters(Filters=[{"Name": "engine", "Values": ["docdb"]},
+                                        {"Name": "db-cluster-id", "Values": ["events", cluster["DBClusterArn"]]}])
+    docdb.describe_db_clusters()
+    docdb.describe_db_subnet_groups(DBSubnetGroupName="docdb-subnets")
+    client_error(lambda: docdb.describe_db_clusters(DBClusterIdentifier="nope"))
+    mq.delete_broker(BrokerId=broker_id)
+    logged = [(r["service"], r["action"], r["params"]) for r in ctx.requests(account)]
+    assert logged == [
+        ("mq", "DescribeBroker", {"BrokerId": broker_id}),
+        ("mq", "UpdateBroker", {"BrokerId": broker_id}),
+        ("mq", "RebootBroker", {"BrokerId": broker_id}),
+        ("mq", "ListBrokers", {}),
+        ("mq", "DescribeBroker", {"BrokerId": "b-00000000-0000-0000-0000-000000000000"}),
+        ("rds", "DescribeDBClusters", {"DBClusterIdentifier": "events"}),
+        ("rds", "DescribeDBClusters", {"DBClusterIds": ["events", cluster["DBClusterArn"]]}),
+        ("rds", "DescribeDBClusters", {}),
+        ("rds", "DescribeDBSubnetGroups", {"DBSubnetGroupName": "docdb-subnets"}),
+        ("rds", "DescribeDBClusters", {"DBClusterIdentifier": "nope"}),
+        ("mq", "DeleteBroker", {"BrokerId": broker_id}),
+    ], logged
+    # faults answer in each service's protocol (REST-JSON for MQ, query XML for RDS)
+    ctx.control("POST", "/_esm_guard/faults", [
+        {"action": "DescribeBroker", "service": "mq", "account": account, "status": 403, "code": "ForbiddenException", "count": 1},
+        {"action": "DescribeDBClusters", "service": "rds", "account": account, "status": 403, "code": "AccessDenied", "count": 1},
+    ])
+    assert client_error(lambda: mq.describe_broker(BrokerId=broker_id))[:2] == ("ForbiddenException", 403)
+    assert client_error(lambda: docdb.describe_db_clusters(DBClusterIdentifier="events"))[:2] == ("AccessDenied", 403)
+    assert docdb.describe_db_clusters(DBClusterIdentifier="events")["DBClusters"][0]["DBClusterArn"] == cluster["DBClusterArn"]
+
+
 @check
 def exits_when_stdin_closes(ctx: Ctx) -> None:
     proc, url = start_emulator()
