@@ -1,5 +1,6 @@
 //! Seeds the built-in demo account in a running emulator (ESM_GUARD_EMULATOR_URL), with the
-//! same SDK builder the integration tests use: a healthy mapping and three broken ones.
+//! same SDK builder the integration tests use: healthy and broken Kafka mappings, and an
+//! Amazon MQ and a DocumentDB mapping beside them.
 
 // The example uses only part of the test support.
 #[allow(dead_code)]
@@ -102,9 +103,41 @@ async fn main() {
     let k = b.function("events-consumer").await;
     let blocked = b.msk_mapping(&k, &events, false, None).await;
 
+    // 5. Amazon MQ (RabbitMQ) beside the healthy cluster: the same endpoints serve it, but
+    // it authenticates with a secret and there is no Secrets Manager endpoint.
+    let mq_sg = b.cluster_group(&vpc, "notifications-mq", 5671).await;
+    let broker = b
+        .mq_broker(
+            "notifications",
+            aws_sdk_mq::types::EngineType::Rabbitmq,
+            &private[..1],
+            &[mq_sg],
+            false,
+        )
+        .await;
+    let m = b.function("notifications-consumer").await;
+    let mq = b.mq_mapping(&m, &broker).await;
+
+    // 6. DocumentDB in the fully served VPC 4 layout, but its group admits no 27017.
+    let docdb_sg = b.security_group(&vpc, "profiles-docdb").await;
+    b.allow_ingress_from_group(&docdb_sg, 443, &docdb_sg).await;
+    b.endpoint(
+        &vpc,
+        "secretsmanager",
+        &private,
+        std::slice::from_ref(&docdb_sg),
+        true,
+    )
+    .await;
+    let cluster = b.docdb_cluster("profiles", &private, &[docdb_sg]).await;
+    let p = b.function("profiles-consumer").await;
+    let docdb = b.docdb_mapping(&p, &cluster).await;
+
     eprintln!("demo account seeded:");
     eprintln!("  healthy                      {healthy}");
     eprintln!("  on-demand, no NAT/endpoints  {no_path}");
     eprintln!("  wrong broker port            {wrong_port}");
     eprintln!("  endpoint blocks 443          {blocked}");
+    eprintln!("  Amazon MQ, no Secrets Manager {mq}");
+    eprintln!("  DocumentDB, port not admitted {docdb}");
 }

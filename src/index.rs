@@ -14,6 +14,8 @@ pub struct Index<'a> {
     pub snapshot: &'a Snapshot,
     pub clusters: FastMap<&'a str, &'a MskCluster>,
     pub vpc_connections: FastMap<&'a str, &'a VpcConnection>,
+    pub mq_brokers: FastMap<&'a str, &'a MqBroker>,
+    pub docdb_clusters: FastMap<&'a str, &'a DocDbCluster>,
     pub vpcs: FastMap<&'a str, &'a Vpc>,
     pub subnets: FastMap<&'a str, &'a Subnet>,
     pub security_groups: FastMap<&'a str, &'a SecurityGroup>,
@@ -43,6 +45,16 @@ impl<'a> Index<'a> {
                 .collect(),
             vpc_connections: snapshot
                 .vpc_connections
+                .iter()
+                .map(|c| (c.arn.as_str(), c))
+                .collect(),
+            mq_brokers: snapshot
+                .mq_brokers
+                .iter()
+                .map(|b| (b.arn.as_str(), b))
+                .collect(),
+            docdb_clusters: snapshot
+                .docdb_clusters
                 .iter()
                 .map(|c| (c.arn.as_str(), c))
                 .collect(),

@@ -3,8 +3,6 @@
 
 use serde_json::{json, Value};
 
-use crate::rules::SourceSummary;
-
 use super::email::email_body;
 use super::facts::*;
 use super::slack::{next_steps, slack_description, slack_title};
@@ -68,8 +66,8 @@ pub fn compose(ctx: &AlertContext<'_>) -> Message {
     add(facts.mapping_arn.as_deref().unwrap_or(ctx.uuid));
     add(&facts.function_arn);
     if let Some(m) = ctx.mapping {
-        if let SourceSummary::Msk { cluster_arn } = &m.source {
-            add(cluster_arn);
+        if let Some(arn) = m.source.arn() {
+            add(arn);
         }
     }
     for f in ctx

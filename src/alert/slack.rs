@@ -186,6 +186,12 @@ pub(super) fn write_mapping_md(out: &mut String, ctx: &AlertContext<'_>, facts: 
                     code_list(bootstrap_servers)
                 );
             }
+            SourceSummary::Mq { broker_arn } => {
+                let _ = write!(out, " · Amazon MQ broker {}", code(broker_arn));
+            }
+            SourceSummary::DocumentDb { cluster_arn } => {
+                let _ = write!(out, " · DocumentDB cluster {}", code(cluster_arn));
+            }
         }
         let _ = writeln!(out, " · {} mode", m.mode.as_str());
         if let Some(net) = &m.network {

@@ -116,7 +116,10 @@ where
         | "RequestThrottled"
         | "RequestThrottledException"
         | "SlowDown" => ErrorClass::Throttled { code, message },
-        "ResourceNotFoundException" | "NotFoundException" => ErrorClass::NotFound { code, message },
+        "ResourceNotFoundException"
+        | "NotFoundException"
+        | "DBClusterNotFoundFault"
+        | "DBSubnetGroupNotFoundFault" => ErrorClass::NotFound { code, message },
         c if c.ends_with(".NotFound") || c.ends_with(".NotFoundException") => {
             ErrorClass::NotFound { code, message }
         }

@@ -17,6 +17,7 @@ pub(crate) trait MappingFields {
     fn destination_config(&self) -> Option<&aws_sdk_lambda::types::DestinationConfig>;
     fn state(&self) -> Option<&str>;
     fn last_processing_result(&self) -> Option<&str>;
+    fn state_transition_reason(&self) -> Option<&str>;
 }
 
 macro_rules! mapping_fields {
@@ -61,6 +62,9 @@ macro_rules! mapping_fields {
             fn last_processing_result(&self) -> Option<&str> {
                 self.last_processing_result()
             }
+            fn state_transition_reason(&self) -> Option<&str> {
+                self.state_transition_reason()
+            }
         }
     };
 }
@@ -68,8 +72,9 @@ macro_rules! mapping_fields {
 mapping_fields!(EventSourceMappingConfiguration);
 mapping_fields!(aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingOutput);
 
-/// The mapping as the model holds it, `None` when it does not read from Kafka, or what the
-/// answer lacked (a mapping always has a UUID and a function).
+/// The mapping as the model holds it, `None` when its pollers do not run in the customer's
+/// VPC (SQS, Kinesis, DynamoDB streams), or what the answer lacked (a mapping always has a
+/// UUID and a function).
 pub(crate) fn mapping(
     m: &impl MappingFields,
 ) -> Result<Option<EventSourceMapping>, super::from_ec2::Incomplete> {
@@ -80,22 +85,29 @@ pub(crate) fn mapping(
         return Err(format!("event source mapping {uuid} without FunctionArn"));
     };
     let source = match (m.event_source_arn(), m.self_managed_event_source()) {
-        // arn:PARTITION:kafka:REGION:ACCOUNT:cluster/... or .../vpc-connection/...
-        (Some(arn), _) if arn.starts_with("arn:") && arn.split(':').nth(2) == Some("kafka") => {
-            if arn
+        (Some(arn), _) if is_audited_source(arn) => match arn.split(':').nth(2) {
+            // arn:PARTITION:mq:REGION:ACCOUNT:broker:NAME:ID
+            Some("mq") => EventSource::Mq {
+                broker_arn: arn.to_string(),
+            },
+            // arn:PARTITION:rds:REGION:ACCOUNT:cluster:NAME (Lambda reads DocumentDB only)
+            Some("rds") => EventSource::DocumentDb {
+                cluster_arn: arn.to_string(),
+            },
+            // arn:PARTITION:kafka:REGION:ACCOUNT:cluster/... or .../vpc-connection/...
+            _ if arn
                 .split(':')
                 .nth(5)
-                .is_some_and(|r| r.starts_with("vpc-connection/"))
+                .is_some_and(|r| r.starts_with("vpc-connection/")) =>
             {
                 EventSource::MskVpcConnection {
                     connection_arn: arn.to_string(),
                 }
-            } else {
-                EventSource::Msk {
-                    cluster_arn: arn.to_string(),
-                }
             }
-        }
+            _ => EventSource::Msk {
+                cluster_arn: arn.to_string(),
+            },
+        },
         // Without its bootstrap servers there is no broker path to judge: incomplete.
         (_, Some(self_managed)) => EventSource::SelfManaged {
             bootstrap_servers: self_managed
@@ -142,8 +154,23 @@ pub(crate) fn mapping(
             .map(str::to_string),
         state: m.state().map(str::to_string),
         last_processing_result: m.last_processing_result().map(str::to_string),
+        state_transition_reason: m.state_transition_reason().map(str::to_string),
         tags: Default::default(),
     }))
+}
+
+/// Whether a mapping on `arn` polls from the customer's VPC: an MSK cluster or VPC
+/// connection, an Amazon MQ broker, a DocumentDB cluster.
+pub(crate) fn is_audited_source(arn: &str) -> bool {
+    let mut parts = arn.split(':');
+    let (Some("arn"), Some(_), Some(service)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    match service {
+        "kafka" | "mq" => true,
+        "rds" => arn.split(':').nth(5) == Some("cluster"),
+        _ => false,
+    }
 }
 
 /// The UUID in a mapping ARN (`arn:aws:lambda:R:A:event-source-mapping:UUID`), or the

@@ -17,10 +17,11 @@ const KINDS: [&str; 8] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MappingStatus {
     NotFound,
-    /// `kafka` is false for mappings of SQS, Kinesis, DynamoDB, ...: not ours to audit.
+    /// `audited` is false for mappings of SQS, Kinesis, DynamoDB streams, ...: their pollers
+    /// do not run in the customer's VPC, not ours to audit.
     Found {
         state: Option<String>,
-        kafka: bool,
+        audited: bool,
     },
 }
 
@@ -63,13 +64,13 @@ impl<'c> Locator<'c> {
                 message: "an incomplete answer: no UUID".into(),
             }),
             Ok(out) => {
-                let kafka = out.self_managed_event_source().is_some()
+                let audited = out.self_managed_event_source().is_some()
                     || out
                         .event_source_arn()
-                        .is_some_and(|arn| arn.split(':').nth(2) == Some("kafka"));
+                        .is_some_and(super::from_lambda::is_audited_source);
                 Ok(MappingStatus::Found {
                     state: out.state().map(str::to_string),
-                    kafka,
+                    audited,
                 })
             }
             Err(e) => match classify(&e) {

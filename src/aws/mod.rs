@@ -3,7 +3,7 @@
 //!
 //! Convention (checked against the SAM template's IAM grants): every SDK call is written on
 //! a client variable named after its service: `ec2.describe_subnets()`, `lambda.…()`,
-//! `kafka.…()`, `sns.…()`, `dynamodb.…()`.
+//! `kafka.…()`, `sns.…()`, `dynamodb.…()`, `mq.…()`, `rds.…()` (DocumentDB), `scheduler.…()`.
 
 pub mod alert;
 pub mod apply;
@@ -14,6 +14,7 @@ pub mod followup;
 mod from_ec2;
 mod from_kafka;
 mod from_lambda;
+mod from_sources;
 pub mod locate;
 pub mod state;
 
@@ -34,6 +35,9 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub kafka: aws_sdk_kafka::Client,
+    pub mq: aws_sdk_mq::Client,
+    /// DocumentDB's API (the `rds` service: its IAM actions are `rds:...`).
+    pub rds: aws_sdk_docdb::Client,
     pub region: String,
 }
 
@@ -98,6 +102,16 @@ impl Clients {
             ),
             kafka: aws_sdk_kafka::Client::from_conf(
                 aws_sdk_kafka::config::Builder::from(config)
+                    .interceptor(CompleteAnswers)
+                    .build(),
+            ),
+            mq: aws_sdk_mq::Client::from_conf(
+                aws_sdk_mq::config::Builder::from(config)
+                    .interceptor(CompleteAnswers)
+                    .build(),
+            ),
+            rds: aws_sdk_docdb::Client::from_conf(
+                aws_sdk_docdb::config::Builder::from(config)
                     .interceptor(CompleteAnswers)
                     .build(),
             ),

@@ -41,28 +41,45 @@ pub const NETWORK_EVENTS: [&str; 21] = [
 ];
 
 /// The calls that change an event source's network (its security groups, its broker ports,
-/// its subnets, its existence), by service (the template's `SourceChanged` rule lists the
-/// same): the mappings on that source are audited again.
-pub const SOURCE_EVENTS: [(&str, &[&str]); 1] = [(
-    "kafka.amazonaws.com",
-    &[
-        "UpdateSecurity",
-        "UpdateConnectivity",
-        "DeleteCluster",
-        "CreateVpcConnection",
-        "DeleteVpcConnection",
-        "RejectClientVpcConnection",
-    ],
-)];
+/// its subnets, its existence), by service (the template's `SourceChanged` and
+/// `BrokerChanged` rules list the same): the mappings on that source are audited again.
+/// Names match exactly (`DeleteDBClusterSnapshot` is not `DeleteDBCluster`).
+pub const SOURCE_EVENTS: [(&str, &[&str]); 3] = [
+    (
+        "kafka.amazonaws.com",
+        &[
+            "UpdateSecurity",
+            "UpdateConnectivity",
+            "DeleteCluster",
+            "CreateVpcConnection",
+            "DeleteVpcConnection",
+            "RejectClientVpcConnection",
+        ],
+    ),
+    ("amazonmq.amazonaws.com", &["UpdateBroker", "DeleteBroker"]),
+    ("rds.amazonaws.com", &["ModifyDBCluster", "DeleteDBCluster"]),
+];
 
-/// Where those calls name the source, in order of preference: an ARN, or an id that ends one.
-const SOURCE_FIELDS: [(&str, &str); 6] = [
+/// Where those calls name the source: an ARN (MSK, DocumentDB's response), or an id that
+/// ends one (an MQ broker id, a DocumentDB cluster identifier).
+const SOURCE_FIELDS: [(&str, &str); 9] = [
     ("requestParameters", "clusterArn"),
     ("requestParameters", "vpcConnectionArn"),
     ("requestParameters", "arn"),
     ("responseElements", "vpcConnectionArn"),
     ("responseElements", "clusterArn"),
     ("responseElements", "arn"),
+    ("requestParameters", "brokerId"),
+    ("requestParameters", "dBClusterIdentifier"),
+    ("responseElements", "dBClusterArn"),
+];
+
+/// The request parameters that move a broker's or a cluster's network: an `UpdateBroker` or
+/// `ModifyDBCluster` without any of them (a maintenance window, a backup retention) changes
+/// no path.
+const NETWORK_PARAMETERS: [(&str, &[&str]); 2] = [
+    ("UpdateBroker", &["securityGroups"]),
+    ("ModifyDBCluster", &["vpcSecurityGroupIds", "port"]),
 ];
 
 /// Id prefixes of the resources whose VPC the handler can look up. Longer prefixes that
@@ -111,10 +128,12 @@ pub enum Trigger {
         /// Resource ids in the event (`sg-`, `rtb-`, `nat-`, ...), to look the VPC up by.
         resources: Vec<String>,
     },
-    /// An event source changed (an MSK cluster, a VPC connection): re-audit its mappings.
+    /// An event source changed (an MSK cluster, a VPC connection, an MQ broker, a
+    /// DocumentDB cluster): re-audit its mappings.
     Source {
         event_name: String,
-        /// The sources' ARNs.
+        /// The sources' ARNs, or ARN patterns (`*` for what the event does not name) where
+        /// the event names a source by id.
         sources: Vec<String>,
     },
     /// A function's configuration changed (its execution role decides what an endpoint
@@ -280,7 +299,7 @@ pub fn classify(event: &Value) -> Result<Trigger, EventError> {
         });
     }
     if let Some((_, names)) = SOURCE_EVENTS.iter().find(|(s, _)| *s == event_source) {
-        if names.iter().any(|n| event_name.starts_with(n)) {
+        if names.contains(&event_name) {
             return source_call(detail, event_name);
         }
     }
@@ -373,20 +392,59 @@ fn mapping_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError>
 }
 
 fn source_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError> {
+    if let Some((_, keys)) = NETWORK_PARAMETERS.iter().find(|(n, _)| *n == event_name) {
+        let request = object_at(detail, "requestParameters", "detail.requestParameters")?;
+        let moves =
+            request.is_some_and(|r| keys.iter().any(|k| r.get(k).is_some_and(|v| !v.is_null())));
+        if !moves {
+            return Ok(Trigger::Ignored {
+                reason: format!(
+                    "{} changes none of {}: no network path moves",
+                    shown(event_name),
+                    keys.join(", ")
+                ),
+            });
+        }
+    }
+    // Where the source's ARN must be completed from an id: the event's own region and
+    // account.
+    let text = |key: &str| detail.get(key).and_then(Value::as_str).unwrap_or("*");
+    let (region, account) = (text("awsRegion"), text("recipientAccountId"));
     let mut sources = BTreeSet::new();
     for (part, key) in SOURCE_FIELDS {
         let Some(object) = object_at(detail, part, &format!("detail.{part}"))? else {
             continue;
         };
         if object.get(key).is_some_and(|v| !v.is_null()) {
-            let arn = string_at(object, key, &format!("detail.{part}.{key}"))?;
-            if !is_arn(arn) {
-                return Err(EventError::Invalid {
-                    field: format!("detail.{part}.{key}"),
-                    expected: "an ARN",
-                });
-            }
-            sources.insert(arn.to_string());
+            let field = format!("detail.{part}.{key}");
+            let value = string_at(object, key, &field)?;
+            let pattern = match key {
+                "brokerId" if is_broker_id(value) => {
+                    format!("arn:*:mq:{region}:{account}:broker:*:{value}")
+                }
+                "dBClusterIdentifier" if is_arn(value) => value.to_string(),
+                "dBClusterIdentifier" if is_db_cluster_id(value) => {
+                    format!("arn:*:rds:{region}:{account}:cluster:{value}")
+                }
+                "brokerId" | "dBClusterIdentifier" => {
+                    return Err(EventError::Invalid {
+                        field,
+                        expected: if key == "brokerId" {
+                            "an Amazon MQ broker id (b- and a UUID)"
+                        } else {
+                            "a DocumentDB cluster identifier or ARN"
+                        },
+                    })
+                }
+                _ if is_arn(value) => value.to_string(),
+                _ => {
+                    return Err(EventError::Invalid {
+                        field,
+                        expected: "an ARN",
+                    })
+                }
+            };
+            sources.insert(pattern);
         }
     }
     if sources.is_empty() {
@@ -398,6 +456,19 @@ fn source_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError> 
         event_name: event_name.to_string(),
         sources: sources.into_iter().collect(),
     })
+}
+
+/// `b-` and a UUID: an Amazon MQ broker id.
+fn is_broker_id(text: &str) -> bool {
+    text.strip_prefix("b-").is_some_and(is_uuid)
+}
+
+/// A DocumentDB (RDS) cluster identifier: a letter, then letters, digits and hyphens, at
+/// most 63 characters.
+fn is_db_cluster_id(text: &str) -> bool {
+    text.len() <= 63
+        && text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 fn function_call(detail: &Value, event_name: &str) -> Result<Trigger, EventError> {
@@ -699,7 +770,10 @@ mod tests {
                 "function"
             } else if name.starts_with("lambda-") {
                 "mapping"
-            } else if name.starts_with("kafka-") {
+            } else if ["kafka-", "mq-", "docdb-"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
                 "source"
             } else {
                 "sweep"

@@ -173,9 +173,9 @@ async fn run(
                     info!(%uuid, "the mapping no longer exists");
                     return close_deleted(deps, uuid, now, outcome).await;
                 }
-                MappingStatus::Found { kafka: false, .. } => {
-                    info!(%uuid, "the mapping does not read from Kafka: nothing to audit");
-                    outcome.detail = format!("{event_name}: not a Kafka mapping");
+                MappingStatus::Found { audited: false, .. } => {
+                    info!(%uuid, "the mapping's pollers do not run in a VPC of the account (SQS, Kinesis, ...): nothing to audit");
+                    outcome.detail = format!("{event_name}: not a mapping esm-guard audits (Kafka, Amazon MQ, DocumentDB)");
                     return Ok(());
                 }
                 MappingStatus::Found { .. } => {
@@ -200,7 +200,7 @@ async fn run(
                     info!(%uuid, "the mapping of a follow-up no longer exists");
                     return close_deleted(deps, uuid, now, outcome).await;
                 }
-                MappingStatus::Found { kafka: false, .. } => return Ok(()),
+                MappingStatus::Found { audited: false, .. } => return Ok(()),
                 MappingStatus::Found { .. } => Scope {
                     mappings: vec![uuid.clone()],
                     ..Scope::default()

@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// A Lambda event source mapping reading from Kafka.
+/// A Lambda event source mapping whose pollers run in the customer's VPC: Kafka (MSK or
+/// self-managed), Amazon MQ or Amazon DocumentDB.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EventSourceMapping {
@@ -20,6 +21,9 @@ pub struct EventSourceMapping {
     pub on_failure_destination: Option<String>,
     pub state: Option<String>,
     pub last_processing_result: Option<String>,
+    /// Why the mapping last changed state: `User action`, or an error code such as
+    /// `EVENT_SOURCE_AUTHN_ERROR`.
+    pub state_transition_reason: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -36,6 +40,14 @@ pub enum EventSource {
     },
     SelfManaged {
         bootstrap_servers: Vec<String>,
+    },
+    /// An Amazon MQ broker (`arn:...:mq:...:broker:NAME:ID`), ActiveMQ or RabbitMQ.
+    Mq {
+        broker_arn: String,
+    },
+    /// An Amazon DocumentDB cluster (`arn:...:rds:...:cluster:NAME`): its change streams.
+    DocumentDb {
+        cluster_arn: String,
     },
 }
 
@@ -118,6 +130,8 @@ impl EventSourceMapping {
         match &self.source {
             EventSource::Msk { cluster_arn } => Some(cluster_arn),
             EventSource::MskVpcConnection { connection_arn } => Some(connection_arn),
+            EventSource::Mq { broker_arn } => Some(broker_arn),
+            EventSource::DocumentDb { cluster_arn } => Some(cluster_arn),
             EventSource::SelfManaged { .. } => None,
         }
     }

@@ -3,12 +3,14 @@
 //! A `Snapshot` is everything the rules need about one region. The collector fills it from
 //! AWS; `esm-guard snapshot` saves it; `--snapshot FILE` and the tests read it back.
 
+mod broker;
 mod cluster;
 mod esm;
 mod network;
 mod partition;
 mod security;
 
+pub use broker::*;
 pub use cluster::*;
 pub use esm::*;
 pub use network::*;
@@ -28,6 +30,8 @@ pub struct Snapshot {
     pub mappings: Vec<EventSourceMapping>,
     pub clusters: Vec<MskCluster>,
     pub vpc_connections: Vec<VpcConnection>,
+    pub mq_brokers: Vec<MqBroker>,
+    pub docdb_clusters: Vec<DocDbCluster>,
     pub vpcs: Vec<Vpc>,
     pub subnets: Vec<Subnet>,
     pub route_tables: Vec<RouteTable>,
@@ -103,7 +107,8 @@ pub enum GapScope {
     All,
     /// The mappings whose network lies in this VPC.
     Vpc(String),
-    /// The mappings on this event source (an MSK cluster or VPC connection, by ARN).
+    /// The mappings on this event source (an MSK cluster or VPC connection, an MQ broker, a
+    /// DocumentDB cluster, by ARN).
     Cluster(String),
     /// One mapping, by UUID.
     Mapping(String),

@@ -31,10 +31,16 @@ pub(crate) fn check(ctx: &Ctx<'_, '_>, findings: &mut Findings) {
     report_required(findings, &hops);
 }
 
-/// A managed source (an MSK cluster, or its VPC connection's endpoint): its brokers sit in
-/// the mapping's subnets with the mapping's groups.
+/// A managed source (an MSK cluster or its VPC connection's endpoint, an Amazon MQ broker, a
+/// DocumentDB cluster): its brokers sit in the mapping's subnets with the mapping's groups.
 fn managed(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
     let net = ctx.net;
+    // Whose groups guard the brokers, in the source's own words.
+    let owner = match ctx.esm.source {
+        crate::model::EventSource::Mq { .. } => "broker",
+        crate::model::EventSource::MskVpcConnection { .. } => "VPC connection",
+        _ => "cluster",
+    };
     let index = ctx.index;
     let first = net.first_group().unwrap_or_default().to_string();
     let groups = net.security_group_ids.join(", ");
@@ -98,7 +104,7 @@ fn managed(ctx: &Ctx<'_, '_>) -> Vec<Hop> {
                         subject: "ingress".into(),
                         resources: net.broker_security_groups.clone(),
                         headline: format!(
-                            "The cluster's security group(s) {} admit no TCP {port} from the mapping's ENIs (which carry {groups}): add an inbound rule for TCP {port} on {first} from {first} itself (self-referencing) or from CIDRs covering subnets {}",
+                            "The {owner}'s security group(s) {} admit no TCP {port} from the mapping's ENIs (which carry {groups}): add an inbound rule for TCP {port} on {first} from {first} itself (self-referencing) or from CIDRs covering subnets {}",
                             net.broker_security_groups.join(", "),
                             net.subnet_ids.join(", ")
                         ),

@@ -39,16 +39,16 @@ pub fn explain(rule: RuleId) -> Explanation {
     let (severity, applies, checks, why, fix, automated) = match rule {
         ClusterNotFound => (
             Severity::Fail,
-            "MSK mappings",
-            "The MSK cluster named by the mapping's EventSourceArn exists in the region.",
-            "The mapping polls the cluster's brokers; without a cluster it can only fail.",
-            "Point the mapping at an existing cluster, or delete the mapping.",
+            "MSK, Amazon MQ and DocumentDB mappings",
+            "The event source named by the mapping's EventSourceArn exists in the region: the MSK cluster (or the MSK VPC connection of a cross-account or multi-VPC mapping), the Amazon MQ broker, the DocumentDB cluster.",
+            "The mapping polls the source's brokers; without them it can only fail. Lambda reads MQ brokers and DocumentDB clusters of the function's own account and region only (the Lambda pages for both say so).",
+            "Point the mapping at an existing source, or delete the mapping.",
             false,
         ),
         BrokerIngress => (
             Severity::Fail,
-            "MSK mappings",
-            "The cluster's security groups admit TCP on the broker port (9098 IAM, 9096 SASL/SCRAM, 9094 TLS, 9092 plaintext) from the mapping's ENIs: a self-referencing rule, or CIDRs covering the mapping's subnets.",
+            "MSK, Amazon MQ and DocumentDB mappings",
+            "The source's security groups admit TCP on the broker port from the mapping's ENIs: a self-referencing rule, or CIDRs covering the mapping's subnets. MSK: 9098 IAM, 9096 SASL/SCRAM, 9094 TLS, 9092 plaintext (14001-14100 through a VPC connection). Amazon MQ: 61617 (ActiveMQ), 5671 (RabbitMQ). DocumentDB: the cluster's port (27017 by default).",
             "Lambda creates hyperplane ENIs in the cluster's subnets with the cluster's security groups (not the function's); the guide asks for inbound traffic on the broker port, or a self-referencing rule.",
             "Add an inbound rule for TCP <broker port> on the cluster's security group from that same group.",
             true,
@@ -66,7 +66,7 @@ pub fn explain(rule: RuleId) -> Explanation {
             "on-demand mappings",
             "Every required service (Lambda and STS; Secrets Manager when a secret is used; the on-failure destination's service) is reachable from every mapping subnet: through an interface endpoint with private DNS, or, from a private subnet only, through a NAT gateway.",
             "In on-demand mode the mapping invokes the function through the customer's VPC: the guide requires a NAT gateway in a public subnet or PrivateLink endpoints for Lambda, STS and Secrets Manager. A public subnet needs endpoints: a NAT gateway cannot serve it. Lambda's own error: \"Your event source VPC must be able to connect to Lambda and STS, Secrets Manager (if event source authentication is required), and the OnFailure Destination (if one is configured)\".",
-            "Create interface endpoints (com.amazonaws.<region>.lambda, .sts, .secretsmanager) in the mapping's subnets, one per AZ, with its security group and private DNS; or, for private subnets, route 0.0.0.0/0 to a NAT gateway in a public subnet of the same AZ.",
+            "Create interface endpoints (com.amazonaws.<region>.lambda, .sts, .secretsmanager) in the mapping's subnets, one per AZ, with its security group and private DNS; or, for private subnets, route 0.0.0.0/0 to a NAT gateway in a public subnet of the same AZ. Amazon MQ and DocumentDB (what their Lambda pages add): the mapping always authenticates with a secret, so Secrets Manager is always needed; a publicly accessible MQ broker is reached over the internet and needs no path in the VPC; those pages also say provisioned mode needs no endpoints, but Lambda's API offers provisioned mode to Kafka and SQS only, so esm-guard judges MQ and DocumentDB mappings as on-demand; DocumentDB also needs TLS and change streams enabled on the cluster, which esm-guard does not read.",
             true,
         ),
         NatUnavailable => (

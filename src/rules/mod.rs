@@ -48,9 +48,27 @@ pub enum SourceSummary {
     SelfManaged {
         bootstrap_servers: Vec<String>,
     },
+    Mq {
+        broker_arn: String,
+    },
+    DocumentDb {
+        cluster_arn: String,
+    },
 }
 
 impl SourceSummary {
+    /// The event source's ARN; `None` for self-managed Kafka.
+    pub fn arn(&self) -> Option<&str> {
+        match self {
+            SourceSummary::Msk { cluster_arn } | SourceSummary::DocumentDb { cluster_arn } => {
+                Some(cluster_arn)
+            }
+            SourceSummary::MskVpcConnection { connection_arn } => Some(connection_arn),
+            SourceSummary::Mq { broker_arn } => Some(broker_arn),
+            SourceSummary::SelfManaged { .. } => None,
+        }
+    }
+
     /// What the mapping reads from, for a person: `MSK cluster NAME`, `MSK VPC connection
     /// ARN`, `self-managed Kafka host:port, ...`. `short` names a cluster by its name only.
     pub fn text(&self, short: bool) -> String {
@@ -68,6 +86,19 @@ impl SourceSummary {
             }
             SourceSummary::SelfManaged { bootstrap_servers } => {
                 format!("self-managed Kafka {}", bootstrap_servers.join(", "))
+            }
+            // arn:aws:mq:REGION:ACCOUNT:broker:NAME:ID
+            SourceSummary::Mq { broker_arn } if short => {
+                format!("MQ {}", broker_arn.split(':').nth(6).unwrap_or(broker_arn))
+            }
+            SourceSummary::Mq { broker_arn } => format!("Amazon MQ broker {broker_arn}"),
+            // arn:aws:rds:REGION:ACCOUNT:cluster:NAME
+            SourceSummary::DocumentDb { cluster_arn } if short => format!(
+                "DocumentDB {}",
+                cluster_arn.split(':').nth(6).unwrap_or(cluster_arn)
+            ),
+            SourceSummary::DocumentDb { cluster_arn } => {
+                format!("DocumentDB cluster {cluster_arn}")
             }
         }
     }
@@ -241,6 +272,12 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
                     bootstrap_servers: bootstrap_servers.clone(),
                 }
             }
+            crate::model::EventSource::Mq { broker_arn } => SourceSummary::Mq {
+                broker_arn: broker_arn.clone(),
+            },
+            crate::model::EventSource::DocumentDb { cluster_arn } => SourceSummary::DocumentDb {
+                cluster_arn: cluster_arn.clone(),
+            },
         },
         mode: esm.mode(),
         network,

@@ -106,7 +106,8 @@ impl MappingNetwork {
 
 pub(crate) enum Derived {
     Vpc(MappingNetwork),
-    /// Self-managed Kafka without VPC configuration: brokers reached over the internet.
+    /// Brokers reached over the internet: self-managed Kafka without VPC configuration, or a
+    /// publicly accessible MQ broker. The VPC rules do not apply.
     Internet {
         broker_ports: Vec<Ports>,
         bad_servers: Vec<String>,
@@ -128,6 +129,19 @@ pub fn configured_network(
         }
         EventSource::MskVpcConnection { connection_arn } => {
             let c = index.vpc_connections.get(connection_arn.as_str())?;
+            Some((c.subnet_ids.clone(), c.security_group_ids.clone()))
+        }
+        // A public broker is reached over the internet: no subnets of the customer's.
+        EventSource::Mq { broker_arn } => {
+            let b = index.mq_brokers.get(broker_arn.as_str())?;
+            Some(if b.publicly_accessible {
+                (vec![], vec![])
+            } else {
+                (b.subnet_ids.clone(), b.security_group_ids.clone())
+            })
+        }
+        EventSource::DocumentDb { cluster_arn } => {
+            let c = index.docdb_clusters.get(cluster_arn.as_str())?;
             Some((c.subnet_ids.clone(), c.security_group_ids.clone()))
         }
         EventSource::SelfManaged { .. } => Some((
@@ -155,6 +169,27 @@ pub(crate) fn derive(index: &Index<'_>, esm: &EventSourceMapping) -> Derived {
             (vec![(port, port)], vec![], vec![])
         }
         EventSource::MskVpcConnection { .. } => (vec![VPC_CONNECTION_PORTS], vec![], vec![]),
+        EventSource::Mq { broker_arn } => {
+            let Some(broker) = index.mq_brokers.get(broker_arn.as_str()) else {
+                return Derived::ClusterMissing(broker_arn.clone());
+            };
+            let port = broker.engine.port();
+            if broker.publicly_accessible {
+                return Derived::Internet {
+                    broker_ports: vec![(port, port)],
+                    bad_servers: vec![],
+                };
+            }
+            (vec![(port, port)], vec![], vec![])
+        }
+        EventSource::DocumentDb { cluster_arn } => {
+            let port = index
+                .docdb_clusters
+                .get(cluster_arn.as_str())
+                .map(|c| c.port)
+                .unwrap_or_default();
+            (vec![(port, port)], vec![], vec![])
+        }
         EventSource::SelfManaged { bootstrap_servers } => {
             let (servers, bad) = parse_servers(bootstrap_servers);
             let mut ports: Vec<Ports> = servers.iter().map(|s| (s.port, s.port)).collect();

@@ -34,7 +34,10 @@ pub enum ProblemKind {
     Configuration,
     /// The function itself fails on the records.
     Function,
-    Other,
+    /// Lambda's own failure ("Lambda internal error").
+    LambdaInternal,
+    /// A text esm-guard does not know: quoted as it is.
+    Unknown,
 }
 
 impl ProblemKind {
@@ -46,7 +49,8 @@ impl ProblemKind {
             ProblemKind::ExecutionRole => "execution-role",
             ProblemKind::Configuration => "configuration",
             ProblemKind::Function => "function",
-            ProblemKind::Other => "other",
+            ProblemKind::LambdaInternal => "lambda-internal",
+            ProblemKind::Unknown => "unknown",
         }
     }
 
@@ -59,10 +63,21 @@ impl ProblemKind {
             ProblemKind::ExecutionRole => "the execution role: its trust policy must let lambda.amazonaws.com assume it, and an STS endpoint policy must allow sts:AssumeRole",
             ProblemKind::Configuration => "a configuration Lambda rejects: check the mapping's and the function's settings (topics, starting position, batch window, the function's state)",
             ProblemKind::Function => "the function itself fails on the records: see its logs and errors",
-            ProblemKind::Other => "a problem esm-guard does not classify: see the mapping in the Lambda console",
+            ProblemKind::LambdaInternal => "Lambda's own failure, not your configuration: if it lasts, contact AWS Support with the mapping's UUID",
+            ProblemKind::Unknown => "a problem esm-guard does not classify: see the mapping in the Lambda console",
         }
     }
 }
+
+/// The `StateTransitionReason` codes with which Lambda stops a mapping ("Troubleshooting
+/// Kafka event source mapping errors", with-kafka-troubleshoot.html; "Troubleshoot Amazon MQ
+/// event source mapping errors", services-mq-errors.html).
+pub const STOPPED_BY: [&str; 4] = [
+    "ESM_CONFIG_NOT_VALID",
+    "EVENT_SOURCE_AUTHN_ERROR",
+    "EVENT_SOURCE_AUTHZ_ERROR",
+    "FUNCTION_CONFIG_NOT_VALID",
+];
 
 /// The kind of problem `text` (a `LastProcessingResult` or a `StateTransitionReason`) names.
 pub fn classify(text: &str) -> ProblemKind {
@@ -84,8 +99,10 @@ pub fn classify(text: &str) -> ProblemKind {
         ProblemKind::Configuration
     } else if has("function call failed") {
         ProblemKind::Function
+    } else if has("internal error") {
+        ProblemKind::LambdaInternal
     } else {
-        ProblemKind::Other
+        ProblemKind::Unknown
     }
 }
 
@@ -132,7 +149,14 @@ pub(super) fn check(
     let problem = esm
         .last_processing_result
         .as_deref()
-        .filter(|r| r.trim_start().starts_with("PROBLEM:"))?;
+        .filter(|r| r.trim_start().starts_with("PROBLEM:"))
+        .or_else(|| {
+            // Lambda stopped the mapping with an error code (the Kafka and MQ
+            // troubleshooting pages list them): as telling as a PROBLEM.
+            esm.state_transition_reason
+                .as_deref()
+                .filter(|r| STOPPED_BY.contains(&r.trim()))
+        })?;
     let (report, message) = finding(&esm.uuid, problem);
     findings.push(
         RuleId::EsmReportedProblem,
@@ -276,10 +300,50 @@ mod tests {
             ("ESM_CONFIG_NOT_VALID", ProblemKind::Configuration),
             ("FUNCTION_CONFIG_NOT_VALID", ProblemKind::Configuration),
             ("PROBLEM: Function call failed", ProblemKind::Function),
-            ("PROBLEM: Lambda internal error. Please contact Lambda customer support.", ProblemKind::Other),
+            ("PROBLEM: Lambda internal error. Please contact Lambda customer support.", ProblemKind::LambdaInternal),
+            ("PROBLEM: Something new Lambda says.", ProblemKind::Unknown),
         ];
         for (text, kind) in cases {
             assert_eq!(classify(text), kind, "{text}");
+            // The finding quotes Lambda's text whole and says what to do next.
+            let (report, message) = finding("u", text);
+            assert_eq!(report.kind, kind);
+            assert!(message.contains(text.trim()), "{message}");
+            assert!(message.contains(kind.advice()), "{message}");
+        }
+        let advice: std::collections::BTreeSet<&str> =
+            cases.iter().map(|(_, k)| k.advice()).collect();
+        assert_eq!(advice.len(), 8, "each kind has its own next step");
+    }
+
+    #[test]
+    fn a_mapping_lambda_stopped_with_an_error_code_is_reported() {
+        use crate::model::EventSourceMapping;
+        for reason in STOPPED_BY {
+            let esm = EventSourceMapping {
+                uuid: "u".into(),
+                last_processing_result: Some("No records processed".into()),
+                state_transition_reason: Some(reason.into()),
+                ..EventSourceMapping::default()
+            };
+            let mut findings = super::super::Findings::default();
+            let report = check(&esm, &mut findings).expect(reason);
+            assert_eq!(report.text, reason);
+            assert_ne!(report.kind, ProblemKind::Unknown, "{reason}");
+        }
+        // A user's own change is no problem; nor is an OK result.
+        for (result, reason) in [
+            ("OK", "User action"),
+            ("No records processed", "USER_INITIATED"),
+        ] {
+            let esm = EventSourceMapping {
+                uuid: "u".into(),
+                last_processing_result: Some(result.into()),
+                state_transition_reason: Some(reason.into()),
+                ..EventSourceMapping::default()
+            };
+            let mut findings = super::super::Findings::default();
+            assert!(check(&esm, &mut findings).is_none());
         }
     }
 

@@ -1,5 +1,6 @@
-//! `cluster-not-found`: the mapping's event source (an MSK cluster, or the VPC connection of a
-//! cross-account or multi-VPC mapping) does not exist.
+//! `cluster-not-found`: the mapping's event source (an MSK cluster, the VPC connection of a
+//! cross-account or multi-VPC mapping, an Amazon MQ broker, a DocumentDB cluster) does not
+//! exist.
 
 use super::{Findings, Fix, RuleId, Severity};
 use crate::index::Index;
@@ -11,10 +12,11 @@ pub(super) fn check_missing(
     arn: &str,
     findings: &mut Findings,
 ) {
-    let what = if matches!(esm.source, EventSource::MskVpcConnection { .. }) {
-        "MSK VPC connection"
-    } else {
-        "MSK cluster"
+    let what = match esm.source {
+        EventSource::MskVpcConnection { .. } => "MSK VPC connection",
+        EventSource::Mq { .. } => "Amazon MQ broker",
+        EventSource::DocumentDb { .. } => "DocumentDB cluster",
+        _ => "MSK cluster",
     };
     findings.push(
         RuleId::ClusterNotFound,

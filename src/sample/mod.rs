@@ -3,6 +3,8 @@
 //! Each VPC comes as AWS creates one: a main route table with only the local route, a
 //! default network ACL that allows everything, and a default security group.
 
+mod sources;
+
 use crate::model::*;
 
 /// Builds a snapshot step by step; ids are sequential and deterministic.
@@ -432,6 +434,7 @@ impl Sample {
             on_failure_destination: None,
             state: Some("Enabled".into()),
             last_processing_result: Some("OK".into()),
+            state_transition_reason: Some("User action".into()),
             tags: Default::default(),
         });
         uuid

@@ -9,6 +9,7 @@ mod faults;
 mod iam;
 mod lambda;
 mod mocked;
+mod mq_docdb;
 mod remediate;
 mod support;
 mod triggers;

@@ -181,6 +181,19 @@ async fn audit(route_tables: Rule) -> Result<Report, CollectError> {
         ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2_refs),
         lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &lambda_refs),
         kafka: mock_client!(aws_sdk_kafka, RuleMode::MatchAny, &kafka_refs),
+        // Never called: the mapping reads from MSK.
+        mq: aws_sdk_mq::Client::from_conf(
+            aws_sdk_mq::Config::builder()
+                .behavior_version(aws_sdk_mq::config::BehaviorVersion::latest())
+                .region(aws_sdk_mq::config::Region::new("us-east-1"))
+                .build(),
+        ),
+        rds: aws_sdk_docdb::Client::from_conf(
+            aws_sdk_docdb::Config::builder()
+                .behavior_version(aws_sdk_docdb::config::BehaviorVersion::latest())
+                .region(aws_sdk_docdb::config::Region::new("us-east-1"))
+                .build(),
+        ),
         region: "us-east-1".into(),
     };
     let options = CollectOptions {

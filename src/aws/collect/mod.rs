@@ -26,7 +26,7 @@ pub struct Scope {
     pub mappings: Vec<String>,
     /// Only mappings whose network lies in these VPCs.
     pub vpcs: Vec<String>,
-    /// Only mappings reading from these event sources (ARNs).
+    /// Only mappings reading from these event sources: ARNs, or ARN patterns (`*`, `?`).
     pub sources: Vec<String>,
     /// Only mappings of these functions (names or ARNs).
     pub functions: Vec<String>,
@@ -144,10 +144,10 @@ macro_rules! pages {
     }};
 }
 
-/// The items of a list AWS always sends (empty or not): `None` means the answer was cut.
 mod network;
 mod sources;
 
+/// The items of a list AWS always sends (empty or not): `None` means the answer was cut.
 fn list<'a, T>(items: &'a Option<Vec<T>>, call: &str, what: &str) -> Result<&'a [T], Incomplete> {
     items
         .as_deref()
@@ -224,10 +224,47 @@ pub async fn collect(
             .await?;
     }
 
-    let subnet_ids = mapping_subnets(&snapshot);
-    if !subnet_ids.is_empty() {
+    let source_arns = |mappings: &[EventSourceMapping],
+                       want: fn(&EventSource) -> Option<&String>|
+     -> BTreeSet<String> {
+        mappings
+            .iter()
+            .filter_map(|m| want(&m.source).cloned())
+            .collect()
+    };
+    let broker_arns = source_arns(&snapshot.mappings, |s| match s {
+        EventSource::Mq { broker_arn } => Some(broker_arn),
+        _ => None,
+    });
+    if !broker_arns.is_empty() {
+        (collector.progress)(&format!(
+            "reading {} Amazon MQ broker(s)",
+            broker_arns.len()
+        ));
+        collector.mq_brokers(&broker_arns, &mut snapshot).await?;
+    }
+    let docdb_arns = source_arns(&snapshot.mappings, |s| match s {
+        EventSource::DocumentDb { cluster_arn } => Some(cluster_arn),
+        _ => None,
+    });
+    if !docdb_arns.is_empty() {
+        (collector.progress)(&format!(
+            "reading {} DocumentDB cluster(s)",
+            docdb_arns.len()
+        ));
+        collector.docdb_clusters(&docdb_arns, &mut snapshot).await?;
+    }
+
+    // The VPC of a mapping subnet that its source already names (a DocumentDB subnet group,
+    // an MSK VPC connection) needs no lookup; only the others are located.
+    let known = known_vpcs(&snapshot);
+    let unlocated: Vec<String> = mapping_subnets(&snapshot)
+        .into_iter()
+        .filter(|s| !known.contains_key(s))
+        .collect();
+    if !unlocated.is_empty() {
         (collector.progress)("locating the mappings' subnets");
-        match collector.subnets("subnet-id", &subnet_ids).await? {
+        match collector.subnets("subnet-id", &unlocated).await? {
             Ok(subnets) => snapshot.subnets = subnets,
             Err(class) => {
                 snapshot
@@ -237,11 +274,12 @@ pub async fn collect(
             }
         }
     }
-    scope_to_vpcs(&mut snapshot, &options.scope.vpcs);
+    scope_to_vpcs(&mut snapshot, &options.scope.vpcs, &known);
     let vpc_ids: Vec<String> = snapshot
         .subnets
         .iter()
         .map(|s| s.vpc_id.clone())
+        .chain(in_scope_known(&snapshot, &known))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -273,8 +311,36 @@ fn mapping_subnets(snapshot: &Snapshot) -> Vec<String> {
     ids.into_iter().collect()
 }
 
+/// Subnet -> VPC, for the subnets that a mapping's source names with their VPC.
+fn known_vpcs(snapshot: &Snapshot) -> BTreeMap<String, String> {
+    let mut known = BTreeMap::new();
+    for c in &snapshot.docdb_clusters {
+        for s in &c.subnet_ids {
+            known.insert(s.clone(), c.vpc_id.clone());
+        }
+    }
+    for c in &snapshot.vpc_connections {
+        for s in &c.subnet_ids {
+            known.insert(s.clone(), c.vpc_id.clone());
+        }
+    }
+    known
+}
+
+/// The VPCs of the known subnets that the (scoped) mappings use.
+fn in_scope_known(snapshot: &Snapshot, known: &BTreeMap<String, String>) -> Vec<String> {
+    let index = Index::new(snapshot);
+    snapshot
+        .mappings
+        .iter()
+        .filter_map(|m| configured_network(m, &index))
+        .flat_map(|(subnets, _)| subnets)
+        .filter_map(|s| known.get(&s).cloned())
+        .collect()
+}
+
 /// Keeps only the mappings whose subnets lie in `vpcs` (when any are given).
-fn scope_to_vpcs(snapshot: &mut Snapshot, vpcs: &[String]) {
+fn scope_to_vpcs(snapshot: &mut Snapshot, vpcs: &[String], known: &BTreeMap<String, String>) {
     if vpcs.is_empty() {
         return;
     }
@@ -287,7 +353,13 @@ fn scope_to_vpcs(snapshot: &mut Snapshot, vpcs: &[String]) {
                 configured_network(m, &index)
                     .into_iter()
                     .flat_map(|(subnets, _)| subnets)
-                    .filter_map(|s| index.subnets.get(s.as_str()).map(|s| s.vpc_id.clone()))
+                    .filter_map(|s| {
+                        index
+                            .subnets
+                            .get(s.as_str())
+                            .map(|s| s.vpc_id.clone())
+                            .or_else(|| known.get(&s).cloned())
+                    })
                     .any(|v| vpcs.contains(&v))
             })
             .map(|m| m.uuid.clone())

@@ -2,9 +2,10 @@
 //! or mapping named), their tags, the MSK clusters and VPC connections, and the execution
 //! roles endpoint policies decide on.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use crate::aws::from_sources;
 
 impl Collector<'_> {
     pub(super) async fn mappings(
@@ -44,8 +45,12 @@ impl Collector<'_> {
             }
             if !scope.sources.is_empty() {
                 mappings.retain(|m| {
-                    m.source_arn()
-                        .is_some_and(|arn| scope.sources.iter().any(|s| s == arn))
+                    m.source_arn().is_some_and(|arn| {
+                        scope
+                            .sources
+                            .iter()
+                            .any(|s| crate::policy::glob_match(s, arn))
+                    })
                 });
             }
         } else {
@@ -66,8 +71,8 @@ impl Collector<'_> {
                             return Err(CollectError::Call {
                                 call: CALL,
                                 message: format!(
-                                    "mapping {uuid} does not read from Kafka (MSK or self-managed)"
-                                ),
+                                "mapping {uuid} does not read from Kafka, Amazon MQ or DocumentDB"
+                            ),
                             })
                         }
                         Err(what) => return Err(fatal(CALL, ErrorClass::Incomplete(what))),
@@ -209,6 +214,136 @@ impl Collector<'_> {
             snapshot
                 .gaps
                 .push(gap(CALL, &class, GapScope::Cluster(arn.clone())));
+        }
+        Ok(())
+    }
+
+    /// Amazon MQ brokers: one `DescribeBroker` per broker (MQ has no batch describe), shared
+    /// by every mapping on it. The broker id is the ARN's last part.
+    pub(super) async fn mq_brokers(
+        &self,
+        arns: &BTreeSet<String>,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), CollectError> {
+        const CALL: &str = "mq:DescribeBroker";
+        let mq = &self.clients.mq;
+        for arn in arns {
+            let id = arn.rsplit(':').next().unwrap_or(arn);
+            self.count(CALL);
+            let class = match self
+                .bounded(mq.describe_broker().broker_id(id).send())
+                .await
+            {
+                None => ErrorClass::Deadline,
+                Some(Ok(out)) => match from_sources::mq_broker(&out) {
+                    Ok(broker) => {
+                        snapshot.mq_brokers.push(broker);
+                        continue;
+                    }
+                    Err(what) => ErrorClass::Incomplete(what),
+                },
+                Some(Err(e)) => match judge(CALL, &e)? {
+                    // Gone: the mapping's source does not exist (cluster-not-found).
+                    ErrorClass::NotFound { .. } => continue,
+                    class => class,
+                },
+            };
+            snapshot
+                .gaps
+                .push(gap(CALL, &class, GapScope::Cluster(arn.clone())));
+        }
+        Ok(())
+    }
+
+    /// DocumentDB clusters: one `DescribeDBClusters` for all of them (a `db-cluster-id`
+    /// filter of their ARNs, 100 a call), then one `DescribeDBSubnetGroups` per subnet group.
+    pub(super) async fn docdb_clusters(
+        &self,
+        arns: &BTreeSet<String>,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), CollectError> {
+        const CLUSTERS: &str = "rds:DescribeDBClusters";
+        const GROUPS: &str = "rds:DescribeDBSubnetGroups";
+        let rds = &self.clients.rds;
+        let wanted: Vec<String> = arns.iter().cloned().collect();
+        let mut clusters = Vec::new();
+        for chunk in wanted.chunks(100) {
+            let filter = aws_sdk_docdb::types::Filter::builder()
+                .name("db-cluster-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            let read = pages!(
+                self,
+                "rds:DescribeDBClusters",
+                rds.describe_db_clusters().filters(filter),
+                |page| {
+                    for c in list(&page.db_clusters, CLUSTERS, "DBClusters")? {
+                        clusters.push(c.clone());
+                    }
+                    Ok(())
+                }
+            );
+            if let Err(class) = read {
+                let class = class?;
+                snapshot.gaps.extend(
+                    chunk
+                        .iter()
+                        .map(|a| gap(CLUSTERS, &class, GapScope::Cluster(a.clone()))),
+                );
+            }
+        }
+        // Each cluster's subnet group, read once however many clusters share it.
+        let mut groups: BTreeMap<String, Result<aws_sdk_docdb::types::DbSubnetGroup, ErrorClass>> =
+            BTreeMap::new();
+        for c in &clusters {
+            let arn = c.db_cluster_arn().unwrap_or_default().to_string();
+            if !arns.contains(&arn) {
+                continue;
+            }
+            let Some(name) = c.db_subnet_group() else {
+                let what = format!("DocumentDB cluster {arn} without DBSubnetGroup");
+                snapshot.gaps.push(gap(
+                    CLUSTERS,
+                    &ErrorClass::Incomplete(what),
+                    GapScope::Cluster(arn),
+                ));
+                continue;
+            };
+            if !groups.contains_key(name) {
+                self.count(GROUPS);
+                let got = match self
+                    .bounded(
+                        rds.describe_db_subnet_groups()
+                            .db_subnet_group_name(name)
+                            .send(),
+                    )
+                    .await
+                {
+                    None => Err(ErrorClass::Deadline),
+                    Some(Ok(out)) => match out.db_subnet_groups.as_deref() {
+                        Some([group, ..]) => Ok(group.clone()),
+                        _ => Err(ErrorClass::Incomplete(format!(
+                            "{GROUPS} answered without subnet group {name}"
+                        ))),
+                    },
+                    // A cluster always has its group: not found is as unknown as a failure.
+                    Some(Err(e)) => Err(judge(GROUPS, &e)?),
+                };
+                groups.insert(name.to_string(), got);
+            }
+            match &groups[name] {
+                Ok(group) => match from_sources::docdb_cluster(c, group) {
+                    Ok(cluster) => snapshot.docdb_clusters.push(cluster),
+                    Err(what) => snapshot.gaps.push(gap(
+                        CLUSTERS,
+                        &ErrorClass::Incomplete(what),
+                        GapScope::Cluster(arn),
+                    )),
+                },
+                Err(class) => snapshot
+                    .gaps
+                    .push(gap(GROUPS, class, GapScope::Cluster(arn))),
+            }
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use esm_guard::model::{GapScope, RouteTarget, Snapshot};
+use esm_guard::model::{GapScope, MqEngine, RouteTarget, Snapshot};
 use esm_guard::plan::{plan, simulate, Action, ActionKind};
 use esm_guard::sample::{allow_all_entries, nacl_entry, Auth, Sample, ACCOUNT};
 use esm_guard::{evaluate, Verdict};
@@ -89,6 +89,9 @@ struct ClusterPlan {
 enum AuthPlan {
     Msk(Auth),
     Serverless,
+    /// An Amazon MQ broker (its mappings are on-demand: provisioned mode is Kafka's).
+    Mq(MqEngine),
+    DocumentDb,
 }
 
 #[derive(Debug, Clone)]
@@ -236,7 +239,10 @@ fn cluster_plan() -> impl Strategy<Value = ClusterPlan> {
             2 => Just(AuthPlan::Msk(Auth::Scram)),
             1 => Just(AuthPlan::Msk(Auth::Tls)),
             1 => Just(AuthPlan::Msk(Auth::Plaintext)),
-            1 => Just(AuthPlan::Serverless)],
+            1 => Just(AuthPlan::Serverless),
+            1 => Just(AuthPlan::Mq(MqEngine::ActiveMq)),
+            1 => Just(AuthPlan::Mq(MqEngine::RabbitMq)),
+            1 => Just(AuthPlan::DocumentDb)],
         sg_plan(),
         prop::collection::vec(mapping_plan(), 1..=2),
     )
@@ -382,6 +388,8 @@ fn port_of(auth: AuthPlan) -> u16 {
         AuthPlan::Msk(Auth::Scram) => 9096,
         AuthPlan::Msk(Auth::Tls) => 9094,
         AuthPlan::Msk(Auth::Plaintext) => 9092,
+        AuthPlan::Mq(engine) => engine.port(),
+        AuthPlan::DocumentDb => 27017,
     }
 }
 
@@ -481,9 +489,17 @@ pub(super) fn build(account: &Account) -> Snapshot {
             let arn = match c.auth {
                 AuthPlan::Msk(auth) => s.msk_cluster(&subnets, std::slice::from_ref(&sg), auth),
                 AuthPlan::Serverless => s.serverless_cluster(&subnets, std::slice::from_ref(&sg)),
+                AuthPlan::Mq(engine) => {
+                    s.mq_broker(engine, &subnets, std::slice::from_ref(&sg), false)
+                }
+                AuthPlan::DocumentDb => s.docdb_cluster(&subnets, std::slice::from_ref(&sg), 27017),
             };
             for m in &c.mappings {
-                let uuid = s.msk_mapping(&arn, m.provisioned);
+                let uuid = match c.auth {
+                    AuthPlan::Mq(_) => s.mq_mapping(&arn),
+                    AuthPlan::DocumentDb => s.docdb_mapping(&arn),
+                    _ => s.msk_mapping(&arn, m.provisioned),
+                };
                 shape_mapping(&mut s, &uuid, m);
                 mapping_uuids.push(uuid);
             }

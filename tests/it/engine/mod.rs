@@ -8,6 +8,7 @@ mod fixtures;
 mod guide_cases;
 mod helpers;
 mod monotonic;
+mod mq_docdb;
 mod partitions;
 mod paths;
 mod plan;

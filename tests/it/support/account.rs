@@ -20,6 +20,8 @@ pub struct Builder {
     pub ec2: aws_sdk_ec2::Client,
     pub kafka: aws_sdk_kafka::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub mq: aws_sdk_mq::Client,
+    pub docdb: aws_sdk_docdb::Client,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,8 @@ impl Builder {
             ec2: aws_sdk_ec2::Client::new(&account.config),
             kafka: aws_sdk_kafka::Client::new(&account.config),
             lambda: aws_sdk_lambda::Client::new(&account.config),
+            mq: aws_sdk_mq::Client::new(&account.config),
+            docdb: aws_sdk_docdb::Client::new(&account.config),
         }
     }
 

@@ -290,6 +290,31 @@ pub fn authorizations(
             }
             out
         }
+        // The broker's ARN carries its name, which the call does not: any name.
+        ("mq", "DescribeBroker") => vec![Authorization::on(
+            &action,
+            arn("mq", format!("broker:*:{}", request.param("BrokerId")?)),
+        )],
+        ("rds", "DescribeDBClusters") => {
+            let ids = request.list("DBClusterIds");
+            if ids.is_empty() {
+                return Err(format!("{action} without a db-cluster-id filter: it would read every cluster"));
+            }
+            ids.iter()
+                .map(|id| {
+                    let resource = if id.starts_with("arn:") {
+                        id.to_string()
+                    } else {
+                        arn("rds", format!("cluster:{id}"))
+                    };
+                    Authorization::on(&action, resource)
+                })
+                .collect()
+        }
+        ("rds", "DescribeDBSubnetGroups") => vec![Authorization::on(
+            &action,
+            arn("rds", format!("subgrp:{}", request.param("DBSubnetGroupName")?)),
+        )],
         ("sns", "Publish") => vec![Authorization::on(
             &action,
             request.param("TopicArn")?.to_string(),

@@ -6,3 +6,4 @@ pub mod emulator;
 pub mod function;
 pub mod iam;
 pub mod proxy;
+pub mod sources;
