@@ -23,15 +23,26 @@ pub(crate) fn cluster(c: &Cluster) -> Result<MskCluster, Incomplete> {
             .client_authentication()
             .ok_or_else(|| format!("cluster {arn} without ClientAuthentication"))?;
         let sasl = auth.sasl();
-        let enabled = |e: Option<bool>| e.unwrap_or(false);
+        // A mechanism MSK leaves out is off; one it sends without `Enabled` is unknown, since
+        // the port (and so the rules checked) follows from it.
+        let enabled = |mechanism: Option<Option<bool>>, name: &str| match mechanism {
+            None => Ok(false),
+            Some(Some(on)) => Ok(on),
+            Some(None) => Err(format!(
+                "cluster {arn}: {name} authentication without Enabled"
+            )),
+        };
         ClusterKind::Provisioned {
             broker_subnets: nodes.client_subnets().to_vec(),
             security_groups: nodes.security_groups().to_vec(),
             client_authentication: ClientAuthentication {
-                iam: enabled(sasl.and_then(|s| s.iam()).and_then(|i| i.enabled())),
-                scram: enabled(sasl.and_then(|s| s.scram()).and_then(|i| i.enabled())),
-                tls: enabled(auth.tls().and_then(|t| t.enabled())),
-                unauthenticated: enabled(auth.unauthenticated().and_then(|u| u.enabled())),
+                iam: enabled(sasl.and_then(|s| s.iam()).map(|i| i.enabled()), "IAM")?,
+                scram: enabled(sasl.and_then(|s| s.scram()).map(|i| i.enabled()), "SCRAM")?,
+                tls: enabled(auth.tls().map(|t| t.enabled()), "TLS")?,
+                unauthenticated: enabled(
+                    auth.unauthenticated().map(|u| u.enabled()),
+                    "unauthenticated",
+                )?,
             },
             // Absent: MSK's default, TLS.
             client_broker_encryption: p
@@ -94,4 +105,58 @@ pub(crate) fn vpc_connection(o: &DescribeVpcConnectionOutput) -> Result<VpcConne
         subnet_ids: need(&o.subnets, "Subnets")?,
         security_group_ids: need(&o.security_groups, "SecurityGroups")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_kafka::types::{BrokerNodeGroupInfo, Iam, Provisioned, Sasl, Scram};
+
+    use super::*;
+
+    fn provisioned(auth: aws_sdk_kafka::types::ClientAuthentication) -> Cluster {
+        let nodes = BrokerNodeGroupInfo::builder()
+            .client_subnets("subnet-1")
+            .security_groups("sg-1")
+            .instance_type("kafka.m5.large")
+            .build();
+        Cluster::builder()
+            .cluster_arn("arn:aws:kafka:us-east-1:123456789012:cluster/c/1")
+            .provisioned(
+                Provisioned::builder()
+                    .broker_node_group_info(nodes)
+                    .client_authentication(auth)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_mechanism_left_out_is_off_and_one_sent_is_read() {
+        let auth = aws_sdk_kafka::types::ClientAuthentication::builder()
+            .sasl(
+                Sasl::builder()
+                    .iam(Iam::builder().enabled(true).build())
+                    .scram(Scram::builder().enabled(false).build())
+                    .build(),
+            )
+            .build();
+        let c = cluster(&provisioned(auth)).unwrap();
+        let ClusterKind::Provisioned {
+            client_authentication: a,
+            ..
+        } = c.kind
+        else {
+            panic!("provisioned")
+        };
+        assert!(a.iam && !a.scram && !a.tls && !a.unauthenticated);
+    }
+
+    #[test]
+    fn a_mechanism_sent_without_enabled_makes_the_cluster_unknown() {
+        let auth = aws_sdk_kafka::types::ClientAuthentication::builder()
+            .sasl(Sasl::builder().iam(Iam::builder().build()).build())
+            .build();
+        let err = cluster(&provisioned(auth)).unwrap_err();
+        assert!(err.contains("IAM authentication without Enabled"), "{err}");
+    }
 }
