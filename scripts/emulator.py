@@ -18,6 +18,60 @@ Accounts
     themselves by each using their own 12-digit key.  Any other key keeps moto's behaviour
     (the ``x-moto-account-id`` header, IAM/STS-issued keys, else 123456789012).
 
+    Temporary credentials from sts:AssumeRole (``ASIA...`` key, secret, session token,
+    Expiration; see "STS AssumeRole" below) select the role's account: every request signed
+    with them is served from that account, and the request log and fault rules see that
+    account.  Requests signed with an ``ASIA`` key are refused as AWS refuses them, in the
+    service's protocol, before any other check but the fault rules:
+
+    * a key the emulator did not issue, or a session token missing (``X-Amz-Security-Token``
+      header or query parameter) or not the one issued with the key: EC2 401 AuthFailure
+      ``AWS was not able to validate the provided access credentials``; query services (STS,
+      IAM, RDS, SNS, ...) 403 InvalidClientTokenId, awsJson services (SQS, DynamoDB,
+      Organizations, ...) 400 and REST-JSON services (Lambda, Kafka, MQ, Scheduler) 403
+      UnrecognizedClientException, ``The security token included in the request is
+      invalid.``
+    * expired credentials (moto's clock; see the sts/expire control): EC2 400 RequestExpired
+      ``Request has expired.``; query services 403 ExpiredToken, awsJson 400 and REST-JSON
+      403 ExpiredTokenException, ``The security token included in the request is expired``.
+
+STS AssumeRole (moto lets anyone assume any ARN, existing or not; checked here before moto
+serves it, after any fault rule; errors in the query protocol's XML)
+    * 400 ValidationError, AWS-style (``1 validation error detected: Value 'x' at
+      'roleSessionName' failed to satisfy constraint: ...``), when RoleArn (20-2048) or
+      RoleSessionName (2-64 of ``[A-Za-z0-9_+=,.@-]``) is missing or malformed, ExternalId is not
+      2-1224 of ``[A-Za-z0-9_+=,.@:/-]``, DurationSeconds is not 900-43200; ``ROLEARN is invalid``
+      when RoleArn is not an ARN.
+    * 403 AccessDenied ``User: CALLER is not authorized to perform: sts:AssumeRole on
+      resource: ROLEARN`` when no role of exactly that ARN (path included) exists in the
+      ARN's account, or its trust policy does not let the caller in.  CALLER is
+      ``arn:aws:iam::ACCOUNT:root`` for a 12-digit key, ``arn:aws:sts::ACCOUNT:assumed-role/
+      ROLE/SESSION`` for assumed credentials, an IAM user's ARN for its key.
+    * then 400 ValidationError ``The requested DurationSeconds exceeds the 1 hour session
+      limit for roles assumed by role chaining.`` (the caller uses assumed credentials and
+      asks for more than 3600 s) or ``... exceeds the MaxSessionDuration set for this role.``
+      (default 3600).
+    The trust policy is evaluated as IAM does for one principal: an explicit Deny wins, else
+    an Allow is needed; a statement applies when its Principal (or NotPrincipal), Action (or
+    NotAction: ``*``/``?`` wildcards, case-insensitive) and every Condition match.  AWS
+    principals: ``*``, an account id or ``arn:aws:iam::ACCOUNT:root`` (any principal of the
+    account: identity policies are not evaluated), a role ARN (sessions of that role), a user
+    ARN, an assumed-role session ARN; Service/Federated principals never match.  Conditions:
+    StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase,
+    StringLike, StringNotLike, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Bool, Null, with
+    ``...IfExists`` and ``ForAnyValue:``/``ForAllValues:`` (a missing key fails a positive
+    operator and passes a negated one); any other operator makes its statement not apply.
+    Keys: ``sts:ExternalId`` (when sent), ``aws:PrincipalArn`` (the role ARN
+    ``arn:aws:iam::ACCOUNT:role/PATH/ROLE`` for assumed credentials, else the caller's ARN),
+    ``aws:PrincipalAccount``, ``aws:PrincipalType`` (Account, AssumedRole, User),
+    ``aws:PrincipalOrgID`` (when the caller's account is in an organization),
+    ``aws:PrincipalIsAWSService`` (false), ``sts:RoleSessionName``.  Not evaluated: the
+    caller's identity policies and SCPs, session policies (Policy, PolicyArns), Tags and
+    sts:TagSession, SourceIdentity, MFA.  On success moto answers: ``Credentials``
+    (AccessKeyId ``ASIA`` + 16, SecretAccessKey of 40, SessionToken, Expiration = now +
+    DurationSeconds, default 3600) and ``AssumedRoleUser`` (AssumedRoleId ``AROA...:SESSION``,
+    Arn ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``).
+
 Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error": "..."}``)
     GET    /_esm_guard/health
         ``{"ok": true}``.
@@ -61,7 +115,12 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
           ``ScheduleGroup`` query parameter); for a request whose body has a ``Target``
           (CreateSchedule, UpdateSchedule), ``RoleArn`` (``Target.RoleArn``, the role
           Scheduler passes: iam:PassRole) and ``TargetArn`` (``Target.Arn``).
-        * Anything else: ``{}``.
+        * STS AssumeRole: ``RoleArn`` (when sent) and ``HasExternalId`` (true/false; the
+          external id itself is never logged).
+        * SQS SendMessage and SendMessageBatch: ``QueueUrl`` (awsJson body or query form).
+        * Anything else (Organizations ListAccounts included): ``{}``.
+        ``account`` is the account that serves the request: for assumed-role credentials the
+        role's account, so ``?account=MEMBER`` lists what was read with them.
     DELETE /_esm_guard/requests[?account=ACCOUNT]
         Clears the log of that account (all accounts without the parameter).
     POST   /_esm_guard/faults
@@ -116,13 +175,59 @@ Control endpoints (plain HTTP, unsigned, JSON in and out; errors are ``{"error":
         "available").  Returns ``{"DBClusterArn": ..., "Status": ...}``; 404 for an unknown
         ARN.
     POST   /_esm_guard/iam/role
-        Body ``{"Account": "…", "RoleName": "…"}``: makes (or finds) a Lambda execution role,
-        which CreateFunction requires; returns ``{"Arn": …}``.
+        Body ``{"Account": "…", "RoleName": "…", "AssumeRolePolicyDocument"?: {…} or "…",
+        "Path"?: "/", "MaxSessionDuration"?: 3600}``: makes a role in that account's IAM, or
+        finds it and then replaces its trust policy / MaxSessionDuration with those given (a
+        role's Path cannot change: 400).  Without AssumeRolePolicyDocument a new role trusts
+        lambda.amazonaws.com (a Lambda execution role, which CreateFunction requires).
+        MaxSessionDuration 3600-43200.  Returns ``{"Arn", "RoleName", "Path",
+        "AssumeRolePolicyDocument", "MaxSessionDuration"}``.  (IAM's CreateRole /
+        UpdateAssumeRolePolicy through the API, signed with the account's key, work too.)
+    POST   /_esm_guard/sts/expire
+        Body ``{"AccessKeyId": "ASIA..."}`` makes those assumed-role credentials expired now:
+        later requests signed with them answer ExpiredToken (see Accounts).  Returns
+        ``{"AccessKeyId", "Expiration"}``; 404 for a key AssumeRole did not issue.
+    POST   /_esm_guard/organizations/account
+        Body ``{"ManagementAccount": "111111111111", "Id": "222222222222", "Name": "…",
+        "Email"?: "…", "Status"?: "ACTIVE|SUSPENDED|PENDING_CLOSURE"}`` makes the emulator
+        account Id a member (JoinedMethod INVITED, Email ``aws+ID@example.com`` by default,
+        Status/State ACTIVE by default) of the organization whose management account is
+        ManagementAccount, creating that organization (FeatureSet ALL) if it has none.  Again
+        for a member: updates Name/Email/Status.  Id = ManagementAccount renames the
+        management account (moto names it "master", master@example.com).  400 when Id belongs
+        to another organization or ManagementAccount is a member of one.  Returns the account
+        as ListAccounts shows it plus ``OrganizationId`` and ``ManagementAccount``.  No role is
+        made in the member (as for an invited account): make the audit role with iam/role.
     POST   /_esm_guard/ec2/nat-gateway/<nat-gateway-id>
         Body ``{"State": "pending|failed|available|deleting|deleted"}`` sets a NAT gateway's
         state (routes to a NAT gateway that is not pending/available report ``blackhole``).
 
 What is patched in moto 5.2.5 (see ``apply_patches``)
+    * Organizations ListAccounts (moto answers any caller, 100 a page): only the management
+      account of an organization, or an account registered as a delegated administrator of
+      it (RegisterDelegatedAdministrator), may call it; a member answers 400
+      AccessDeniedException ``You don't have permissions to access this resource.``, an
+      account in no organization 400 AWSOrganizationsNotInUseException ``Your account is not
+      a member of an organization.``  MaxResults 1-20 (else InvalidInputException, Reason
+      MIN_VALUE_EXCEEDED/MAX_VALUE_EXCEEDED), 20 a page without it; NextToken as returned
+      (else InvalidInputException INVALID_NEXT_TOKEN); the accounts in joining order, the
+      management account included, each ``{Id, Arn, Email, Name, Status, State,
+      JoinedMethod, JoinedTimestamp}``.  moto as it is: CreateOrganization (FeatureSet ALL by
+      default; the management account is listed as "master"), CreateAccount (SUCCEEDED at
+      once, where AWS answers IN_PROGRESS and creates the account asynchronously; a random
+      12-digit id, usable as an access key like any other; OrganizationAccountAccessRole
+      made in it, trusting the management account), DescribeCreateAccountStatus,
+      RemoveAccountFromOrganization.
+    * SQS SendMessageBatch, checked in this order before moto's checks: more than 10 entries
+      TooManyEntriesInBatchRequest (``Maximum number of entries per request are 10. You have
+      sent N.``), an entry id not 1-80 of ``[A-Za-z0-9_-]`` InvalidBatchEntryId, a repeated id
+      BatchEntryIdsNotDistinct (``Id X repeated.``), the entries' bodies and message
+      attributes (name, data type, value) over 1 MiB (1,048,576 bytes, UTF-8; AWS's limit
+      since 2025, 256 KiB before) BatchRequestTooLong; all 400, awsJson
+      ``__type: com.amazonaws.sqs#CODE`` with ``x-amzn-query-error:
+      AWS.SimpleQueueService.CODE;Sender`` (moto's serialization; botocore reports the latter
+      as the code).  moto counted the bodies' characters, not bytes nor attributes.  No
+      entry is sent when the batch is refused.
     * Lambda: CreateEventSourceMapping for Kafka (MSK cluster ARN or MSK VPC connection
       ARN known to the kafka backend of the same account/region, or
       SelfManagedEventSource); every Kafka field
@@ -356,7 +461,9 @@ def decode_token(prefix: str, token: str | None) -> int | None:
 
 
 def account_for(access_key: str | None, header_account: str | None = None) -> str:
-    """The account moto (as patched here) serves a request with this access key from."""
+    """The account moto (as patched here) serves a request with this access key from: the
+    header's, a 12-digit key itself, else the account whose IAM holds the key (moto's lookup:
+    an ``ASIA`` key AssumeRole issued belongs to the role's account), else 123456789012."""
     if os.environ.get("MOTO_ACCOUNT_ID"):
         return os.environ["MOTO_ACCOUNT_ID"]
     if header_account:
@@ -2011,6 +2118,8 @@ def apply_patches() -> None:
     _patch_sns()
     _patch_events()
     _patch_scheduler()
+    _patch_organizations()
+    _patch_sqs()
     _PATCHED = True
 
 
@@ -2127,6 +2236,8 @@ EC2_LIST_PARAMS = {"SubnetId": "SubnetIds", "SecurityGroupId": "SecurityGroupIds
 EC2_REFERENCING_ACTIONS = ("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress")
 QUERY_PARAMS = {"sns": ("TopicArn",)}  # query protocol services other than EC2 and RDS
 JSON_PARAMS = {"dynamodb": ("TableName",)}  # awsJson services: top-level body members
+# Per action (service, action): query parameters / top-level JSON body members.
+ACTION_PARAMS = {("sqs", "SendMessage"): ("QueueUrl",), ("sqs", "SendMessageBatch"): ("QueueUrl",)}
 # REST services: member names, and where they may come from.
 REST_PARAMS = {
     "lambda": (("FunctionName", "UUID", "Resource"), ("uri",)),
@@ -2238,6 +2349,9 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
     service = m.group("service").lower()
     region = m.group("region")
     account = account_for(m.group("key"), environ.get("HTTP_X_MOTO_ACCOUNT_ID"))
+    session_token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+    if session_token is None and "X-Amz-Security-Token" in query:
+        session_token = query["X-Amz-Security-Token"][0]
     method = environ.get("REQUEST_METHOD", "GET").upper()
     target = environ.get("HTTP_X_AMZ_TARGET")
     content_type = environ.get("CONTENT_TYPE", "") or ""
@@ -2271,7 +2385,8 @@ def describe_request(environ: dict[str, Any]) -> dict[str, Any] | None:
     except Exception:
         log.exception("reading the parameters of %s %s", service, action)
     return {"service": service, "action": action, "account": account, "region": region, "protocol": protocol,
-            "params": params, "path_params": rest[1] if rest else {}}
+            "params": params, "path_params": rest[1] if rest else {}, "form": form, "access_key": m.group("key"),
+            "header_account": environ.get("HTTP_X_MOTO_ACCOUNT_ID"), "session_token": session_token}
 
 
 def request_params(
@@ -2289,9 +2404,15 @@ def request_params(
     if protocol == "query":
         if service == "rds":
             return rds_params(form)
-        return {k: form[k] for k in QUERY_PARAMS.get(service, ()) if k in form}
+        if service == "sts" and action == "AssumeRole":
+            # The role, and whether an external id was sent (never its value).
+            params = {"RoleArn": form["RoleArn"]} if "RoleArn" in form else {}
+            params["HasExternalId"] = "ExternalId" in form
+            return params
+        wanted = QUERY_PARAMS.get(service, ()) + ACTION_PARAMS.get((service, action), ())
+        return {k: form[k] for k in wanted if k in form}
     if protocol == "json":
-        wanted = JSON_PARAMS.get(service)
+        wanted = JSON_PARAMS.get(service, ()) + ACTION_PARAMS.get((service, action), ())
         if not wanted:
             return {}
         body = _json_body(environ)
@@ -2334,10 +2455,16 @@ SCHEDULER_CRON_RE = re.compile(r"^cron\((.*)\)$", re.S)
 SCHEDULER_CHECKED = ("CreateSchedule", "GetSchedule", "DeleteSchedule")
 
 
-class SchedulerRejection(Exception):
+class AwsRejection(Exception):
+    """An AWS error the emulator answers itself (before moto sees the request)."""
+
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class SchedulerRejection(AwsRejection):
+    """Answered with Scheduler's body shape (``{"Message": ...}``)."""
 
 
 def _aws_value(value: Any) -> str:
@@ -2398,11 +2525,11 @@ class _Constraints:
             return False
         return True
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, code: str = "ValidationException") -> None:
         if self.errors:
             n = len(self.errors)
             raise SchedulerRejection(
-                400, "ValidationException",
+                400, code,
                 f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(self.errors),
             )
 
@@ -2528,6 +2655,536 @@ def scheduler_error_response(request: dict[str, Any], rejection: SchedulerReject
     return f"{rejection.status} {reason}", headers, data
 
 
+# --------------------------------------------------------------------------- credentials and STS
+
+# STS AssumeRole's input constraints (botocore's sts model); Java's \w is ASCII.
+STS_SESSION_NAME_RE = re.compile(r"[\w+=,.@-]*", re.ASCII)  # RoleSessionName, 2-64
+STS_EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]*", re.ASCII)  # ExternalId, 2-1224
+STS_MIN_DURATION, STS_MAX_DURATION = 900, 43200  # DurationSeconds
+STS_DEFAULT_MAX_SESSION = 3600  # a role's MaxSessionDuration when not set
+STS_ROLE_CHAINING_MAX = 3600  # a session assumed with assumed credentials lasts at most 1 hour
+ROLE_ARN_RE = re.compile(r"^arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):role/(?P<rest>.+)$")
+PRINCIPAL_ARN_RE = re.compile(r"^arn:(?P<partition>aws[\w-]*):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<resource>.+)$")
+TEMP_KEY_RE = re.compile(r"^ASIA[A-Z0-9]{16}$")
+TOKEN_INVALID = "The security token included in the request is invalid."
+TOKEN_EXPIRED = "The security token included in the request is expired"
+# What AWS answers a request signed with unknown/forged temporary credentials, and with
+# expired ones, in each protocol: (status, code, message).
+CREDENTIAL_ERRORS = {
+    "invalid": {
+        "ec2": (401, "AuthFailure", "AWS was not able to validate the provided access credentials"),
+        "query": (403, "InvalidClientTokenId", TOKEN_INVALID),
+        "json": (400, "UnrecognizedClientException", TOKEN_INVALID),
+        "rest-json": (403, "UnrecognizedClientException", TOKEN_INVALID),
+        "rest-xml": (403, "InvalidToken", "The provided token is malformed or otherwise invalid."),
+    },
+    "expired": {
+        "ec2": (400, "RequestExpired", "Request has expired."),
+        "query": (403, "ExpiredToken", TOKEN_EXPIRED),
+        "json": (400, "ExpiredTokenException", TOKEN_EXPIRED),
+        "rest-json": (403, "ExpiredTokenException", TOKEN_EXPIRED),
+        "rest-xml": (400, "ExpiredToken", "The provided token has expired."),
+    },
+}
+
+
+def issued_temp_key_account(access_key: str) -> str | None:
+    """The account whose IAM holds this temporary (ASIA) key, None when the emulator did not issue it."""
+    from moto.iam.models import iam_backends
+
+    for account_id, account in list(iam_backends.items()):
+        for _, backend in list(account.items()):
+            if access_key in backend.access_keys:
+                return account_id
+    return None
+
+
+def find_assumed_role(access_key: str) -> Any:
+    """moto's AssumedRole (account_id, role_arn, session_name, session_token, expiration, arn)
+    of credentials AssumeRole returned, or None."""
+    from moto.sts.models import sts_backends
+
+    for _, account in list(sts_backends.items()):
+        for _, backend in list(account.items()):
+            role = backend.get_assumed_role_from_access_key(access_key)
+            if role is not None:
+                return role
+    return None
+
+
+class Caller:
+    """Who signed a request, as IAM sees it."""
+
+    def __init__(self, account: str, arn: str, principal_arn: str, kind: str, partition: str):
+        self.account = account
+        self.arn = arn  # how AWS names the caller (error messages, GetCallerIdentity)
+        self.principal_arn = principal_arn  # aws:PrincipalArn
+        self.kind = kind  # aws:PrincipalType: Account, AssumedRole, User
+        self.partition = partition
+
+
+def caller_of(request: dict[str, Any]) -> Caller:
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    partition = get_partition(request["region"])
+    key = request.get("access_key") or ""
+    account = request["account"]
+    if ACCOUNT_KEY_RE.match(key) or request.get("header_account") or os.environ.get("MOTO_ACCOUNT_ID"):
+        root = f"arn:{partition}:iam::{account}:root"
+        return Caller(account, root, root, "Account", partition)
+    role = find_assumed_role(key)
+    if role is not None:
+        return Caller(role.account_id, role.arn, role.role_arn, "AssumedRole", partition)
+    for _, backends in list(iam_backends.items()):
+        for _, backend in list(backends.items()):
+            user = backend.get_user_from_access_key_id(key)
+            if user is not None:
+                return Caller(user.account_id, user.arn, user.arn, "User", partition)
+    root = f"arn:{partition}:iam::{account}:root"
+    return Caller(account, root, root, "Account", partition)
+
+
+def credential_rejection(request: dict[str, Any]) -> AwsRejection | None:
+    """AWS's answer to a request signed with temporary credentials (an ``ASIA`` key) that the
+    emulator did not issue, without their session token or with another one, or expired."""
+    key = request.get("access_key") or ""
+    if not TEMP_KEY_RE.match(key) or request.get("header_account") or os.environ.get("MOTO_ACCOUNT_ID"):
+        return None
+    protocol = request["protocol"] if request["protocol"] in CREDENTIAL_ERRORS["invalid"] else "rest-json"
+    role = find_assumed_role(key)
+    if role is None:
+        if issued_temp_key_account(key) is not None:
+            return None  # a temporary key of another kind moto issued: moto's business
+        return AwsRejection(*CREDENTIAL_ERRORS["invalid"][protocol])
+    if request.get("session_token") != role.session_token:
+        return AwsRejection(*CREDENTIAL_ERRORS["invalid"][protocol])
+    from moto.core.utils import utcnow
+
+    if role.expiration <= utcnow():
+        return AwsRejection(*CREDENTIAL_ERRORS["expired"][protocol])
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's ``*`` / ``?`` wildcard matching of a whole value."""
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, value, re.S | (re.I if ignore_case else 0)) is not None
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    """ArnLike/ArnEquals: each of the six colon-separated parts matched on its own."""
+    if pattern == "*":
+        return True
+    p, v = pattern.split(":", 5), value.split(":", 5)
+    return len(p) == 6 and len(v) == 6 and all(_glob(a, b) for a, b in zip(p, v))
+
+
+# Condition operators (lower case): (match(expected, actual), negated).
+CONDITION_OPERATORS: dict[str, tuple[Any, bool]] = {
+    "stringequals": (lambda e, a: e == a, False),
+    "stringnotequals": (lambda e, a: e == a, True),
+    "stringequalsignorecase": (lambda e, a: e.lower() == a.lower(), False),
+    "stringnotequalsignorecase": (lambda e, a: e.lower() == a.lower(), True),
+    "stringlike": (lambda e, a: _glob(e, a), False),
+    "stringnotlike": (lambda e, a: _glob(e, a), True),
+    "arnequals": (_arn_like, False),
+    "arnlike": (_arn_like, False),
+    "arnnotequals": (_arn_like, True),
+    "arnnotlike": (_arn_like, True),
+    "bool": (lambda e, a: e.lower() == a.lower(), False),
+}
+
+
+def _conditions_hold(conditions: Any, context: dict[str, str]) -> bool:
+    """A statement's Condition block against the request context (keys in lower case)."""
+    if conditions is None:
+        return True
+    if not isinstance(conditions, dict):
+        return False
+    for operator, block in conditions.items():
+        if not isinstance(block, dict):
+            return False
+        name = operator
+        qualifier = ""
+        if ":" in name:
+            qualifier, name = name.split(":", 1)
+            qualifier = qualifier.lower()
+        if_exists = name.endswith("IfExists")
+        base = (name[: -len("IfExists")] if if_exists else name).lower()
+        if base != "null" and base not in CONDITION_OPERATORS:
+            log.warning("trust policy condition operator %s is not evaluated: the statement does not apply", operator)
+            return False
+        for key, values in block.items():
+            expected = [_policy_string(v) for v in _as_list(values)]
+            actual = context.get(key.lower())
+            if base == "null":
+                holds = any((v.lower() == "true") == (actual is None) for v in expected)
+            elif actual is None:
+                holds = if_exists or qualifier == "forallvalues" or CONDITION_OPERATORS[base][1]
+            else:
+                match, negated = CONDITION_OPERATORS[base]
+                hit = any(match(e, actual) for e in expected)
+                holds = not hit if negated else hit
+            if not holds:
+                return False
+    return True
+
+
+def _principal_matches(value: str, caller: Caller) -> bool:
+    """Does one AWS principal of a trust policy (``*``, an account id, ``arn:...:root``, a role,
+    user or assumed-role session ARN) name the caller?"""
+    if value == "*":
+        return True
+    if ACCOUNT_KEY_RE.match(value):
+        return caller.account == value
+    m = PRINCIPAL_ARN_RE.match(value)
+    if m is None or m.group("partition") != caller.partition:
+        return False
+    service, account, resource = m.group("service"), m.group("account"), m.group("resource")
+    if service == "iam" and resource == "root":
+        return caller.account == account
+    if service == "iam" and resource.startswith("role/"):
+        return caller.kind == "AssumedRole" and caller.principal_arn == value
+    if service == "iam" and resource.startswith("user/"):
+        return caller.kind == "User" and caller.arn == value
+    if service == "sts" and resource.startswith("assumed-role/"):
+        return caller.kind == "AssumedRole" and caller.arn == value
+    return False
+
+
+def _principal_in(principal: Any, caller: Caller) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    return any(_principal_matches(_policy_string(v), caller) for v in _as_list(principal.get("AWS", [])))
+
+
+def trust_allows(document: str, caller: Caller, action: str, context: dict[str, str]) -> bool:
+    """IAM's evaluation of a role's trust policy for one caller: an explicit Deny wins, else an
+    Allow is needed.  Statements with an operator not in CONDITION_OPERATORS (or Null) do not
+    apply."""
+    try:
+        policy = json.loads(document)
+    except ValueError:
+        try:
+            policy = json.loads(unquote(document))
+        except ValueError:
+            return False
+    if not isinstance(policy, dict):
+        return False
+    allowed = False
+    for statement in _as_list(policy.get("Statement", [])):
+        if not isinstance(statement, dict):
+            continue
+        if "Principal" in statement:
+            named = _principal_in(statement["Principal"], caller)
+        elif "NotPrincipal" in statement:
+            named = not _principal_in(statement["NotPrincipal"], caller)
+        else:
+            named = False
+        if "Action" in statement:
+            acts = any(_glob(_policy_string(a), action, ignore_case=True) for a in _as_list(statement["Action"]))
+        elif "NotAction" in statement:
+            acts = not any(_glob(_policy_string(a), action, ignore_case=True) for a in _as_list(statement["NotAction"]))
+        else:
+            acts = False
+        if not (named and acts and _conditions_hold(statement.get("Condition"), context)):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        if statement.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def organization_id_of(account: str) -> str | None:
+    """The id of the organization an account belongs to (aws:PrincipalOrgID), if any."""
+    from moto.organizations.models import organizations_backends
+
+    management, partition = organizations_backends.master_accounts.get(account, (account, "aws"))
+    backend = (organizations_backends.get(management) or {}).get(partition)
+    return backend.org.id if backend is not None and backend.org is not None else None
+
+
+def find_role(arn: str) -> Any:
+    """The IAM role of exactly this ARN (path included), or None."""
+    from moto.iam.models import iam_backends
+
+    m = ROLE_ARN_RE.match(arn)
+    if m is None:
+        return None
+    backends = iam_backends.get(m.group("account"))
+    backend = backends.get(m.group("partition")) if backends is not None else None
+    if backend is None:
+        return None
+    return next((role for role in list(backend.roles.values()) if role.arn == arn), None)
+
+
+def sts_rejection(request: dict[str, Any]) -> AwsRejection | None:
+    """AWS's answer to an sts:AssumeRole moto would wrongly accept (moto lets anyone assume any
+    ARN, existing or not), or None to let moto serve it."""
+    if request["service"] != "sts" or request["action"] != "AssumeRole":
+        return None
+    form = request.get("form") or {}
+    role_arn = form.get("RoleArn")
+    session_name = form.get("RoleSessionName")
+    external_id = form.get("ExternalId")
+    raw_duration = form.get("DurationSeconds")
+    try:
+        c = _Constraints()
+        if c.required(role_arn, "roleArn"):
+            c.string(role_arn, "roleArn", 20, 2048)
+        if c.required(session_name, "roleSessionName"):
+            c.string(session_name, "roleSessionName", 2, 64, STS_SESSION_NAME_RE)
+        c.string(external_id, "externalId", 2, 1224, STS_EXTERNAL_ID_RE)
+        duration = None
+        if raw_duration is not None:
+            try:
+                duration = int(raw_duration)
+            except ValueError:
+                c.fail(raw_duration, "durationSeconds", "Member must be an integer")
+            else:
+                c.integer(duration, "durationSeconds", STS_MIN_DURATION, STS_MAX_DURATION)
+        c.raise_if_any("ValidationError")
+        if len(role_arn.split(":", 5)) < 6 or not role_arn.startswith("arn:"):
+            raise AwsRejection(400, "ValidationError", f"{role_arn} is invalid")
+        caller = caller_of(request)
+        denied = AwsRejection(
+            403, "AccessDenied",
+            f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+        )
+        role = find_role(role_arn)
+        if role is None:
+            raise denied
+        context = {
+            "aws:principalarn": caller.principal_arn,
+            "aws:principalaccount": caller.account,
+            "aws:principaltype": caller.kind,
+            "aws:principalisawsservice": "false",
+            "sts:rolesessionname": session_name,
+        }
+        if external_id is not None:
+            context["sts:externalid"] = external_id
+        org_id = organization_id_of(caller.account)
+        if org_id:
+            context["aws:principalorgid"] = org_id
+        if not trust_allows(role.assume_role_policy_document or "", caller, "sts:AssumeRole", context):
+            raise denied
+        if duration is not None and caller.kind == "AssumedRole" and duration > STS_ROLE_CHAINING_MAX:
+            raise AwsRejection(400, "ValidationError",
+                               "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+        if duration is not None and duration > int(role.max_session_duration or STS_DEFAULT_MAX_SESSION):
+            raise AwsRejection(400, "ValidationError",
+                               "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    except AwsRejection as rejection:
+        return rejection
+    return None
+
+
+def expire_session(access_key: str) -> Any:
+    """Makes assumed-role credentials expire now (the ExpiredToken control); None when unknown."""
+    from datetime import timedelta
+
+    from moto.core.utils import utcnow
+
+    role = find_assumed_role(access_key)
+    if role is not None:
+        role.expiration = utcnow() - timedelta(seconds=1)
+    return role
+
+
+# --------------------------------------------------------------------------- organizations
+
+ORG_ACCOUNT_STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
+ORG_LIST_ACCOUNTS_MAX = 20  # ListAccounts MaxResults: 1-20; also the page size without it
+
+
+def _org_error(code: str, message: str, reason: str | None = None) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    err = JsonRESTError(code, message)
+    body: dict[str, Any] = {"__type": code, "Message": message, "message": message}
+    if reason:
+        body["Reason"] = reason
+    err.description = json.dumps(body)
+    return err
+
+
+def _patch_organizations() -> None:
+    """ListAccounts as AWS answers it: only the management account (or a delegated
+    administrator) of an organization may call it, 20 accounts a page by default (MaxResults
+    1-20), in joining order."""
+    from moto.organizations import responses as orr
+    from moto.organizations.models import organizations_backends
+
+    def list_accounts(self: Any) -> str:
+        caller = self.current_account
+        partition = self.partition
+        backend = organizations_backends[caller][partition]
+        if backend.org is None:
+            management = organizations_backends.master_accounts.get(caller)
+            if management is None:
+                raise _org_error("AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
+            backend = organizations_backends[management[0]][management[1]]
+            if not any(admin.account.id == caller for admin in backend.admins):
+                raise _org_error("AccessDeniedException", "You don't have permissions to access this resource.")
+        max_results = self._get_param("MaxResults")
+        if max_results is not None:
+            if not isinstance(max_results, int) or isinstance(max_results, bool):
+                raise _org_error("InvalidInputException", "MaxResults must be an integer.", "INVALID_LIST_MEMBER")
+            if max_results < 1:
+                raise _org_error("InvalidInputException", "You provided a value that is less than the minimum allowed value.",
+                                 "MIN_VALUE_EXCEEDED")
+            if max_results > ORG_LIST_ACCOUNTS_MAX:
+                raise _org_error("InvalidInputException", "You provided a value that exceeds the maximum allowed value.",
+                                 "MAX_VALUE_EXCEEDED")
+        size = max_results or ORG_LIST_ACCOUNTS_MAX
+        start = decode_token("orgaccounts", self._get_param("NextToken"))
+        if start is None:
+            raise _org_error("InvalidInputException", "The specified pagination token isn't valid.", "INVALID_NEXT_TOKEN")
+        accounts = sorted(backend.accounts, key=lambda a: a.create_time)
+        result: dict[str, Any] = {"Accounts": [a.describe() for a in accounts[start : start + size]]}
+        if start + size < len(accounts):
+            result["NextToken"] = encode_token("orgaccounts", start + size)
+        return json.dumps(result)
+
+    orr.OrganizationsResponse.list_accounts = list_accounts
+
+
+def register_organization_account(payload: Any) -> dict[str, Any]:
+    """The organizations/account control: makes ``Id`` (an emulator account) a member of the
+    organization whose management account is ``ManagementAccount``, creating that organization
+    (FeatureSet ALL) when the account has none."""
+    from moto.core.utils import utcnow
+    from moto.organizations import utils as org_utils
+    from moto.organizations.models import FakeAccount, organizations_backends
+
+    if not isinstance(payload, dict):
+        raise ValueError("body must be {\"ManagementAccount\": ..., \"Id\": ..., \"Name\": ...}")
+    allowed = {"ManagementAccount", "Id", "Name", "Email", "Status"}
+    if set(payload) - allowed:
+        raise ValueError(f"unknown fields: {sorted(set(payload) - allowed)}; allowed: {sorted(allowed)}")
+    management, account_id, name = payload.get("ManagementAccount"), payload.get("Id"), payload.get("Name")
+    for label, value in (("ManagementAccount", management), ("Id", account_id)):
+        if not isinstance(value, str) or not ACCOUNT_KEY_RE.match(value):
+            raise ValueError(f"{label} must be a 12-digit account id")
+    if not isinstance(name, str) or not 1 <= len(name) <= 50:
+        raise ValueError("Name must be a string of 1-50 characters")
+    email = payload.get("Email") or f"aws+{account_id}@example.com"
+    status = payload.get("Status") or "ACTIVE"
+    if status not in ORG_ACCOUNT_STATUSES:
+        raise ValueError(f"Status must be one of {', '.join(ORG_ACCOUNT_STATUSES)}")
+    if management in organizations_backends.master_accounts:
+        raise ValueError(f"{management} is a member of the organization of {organizations_backends.master_accounts[management][0]}, not a management account")
+    backend = organizations_backends[management]["aws"]
+    if backend.org is None:
+        backend.create_organization(region="us-east-1", FeatureSet="ALL")
+    org = backend.org
+    if account_id == management:
+        if status != "ACTIVE":
+            raise ValueError("the management account's Status is ACTIVE")
+        account = backend.get_account_by_id(management)
+    else:
+        owner = organizations_backends.master_accounts.get(account_id)
+        if owner is not None and owner[0] != management:
+            raise ValueError(f"{account_id} is already a member of the organization of {owner[0]}")
+        own = (organizations_backends.get(account_id) or {}).get("aws")
+        if own is not None and own.org is not None:
+            raise ValueError(f"{account_id} is the management account of its own organization")
+        account = next((a for a in backend.accounts if a.id == account_id), None)
+        if account is None:
+            # FakeAccount's constructor draws a random id and makes OrganizationAccountAccessRole
+            # in it (what CreateAccount does); an invited account gets neither.
+            account = FakeAccount.__new__(FakeAccount)
+            account.type = "ACCOUNT"
+            account.region = org.region
+            account.organization_id = org.id
+            account.master_account_id = org.master_account_id
+            account.create_account_status_id = org_utils.make_random_create_account_status_id()
+            account.id = account_id
+            account.create_time = utcnow()
+            account.joined_method = "INVITED"
+            account.parent_id = org.root_id
+            account.attached_policies = []
+            account.tags = {}
+            backend.accounts.append(account)
+            for policy_id in (org_utils.DEFAULT_SCP_POLICY_ID, org_utils.DEFAULT_RCP_POLICY_ID):
+                backend.attach_policy(PolicyId=policy_id, TargetId=account_id)
+            organizations_backends.master_accounts[account_id] = (management, "aws")
+    account.name = name
+    account.email = email
+    account.status = account.state = status
+    return {"OrganizationId": org.id, "ManagementAccount": management, **account.describe()}
+
+
+# --------------------------------------------------------------------------- sqs
+
+
+def _sqs_entry_bytes(entry: dict[str, Any]) -> int:
+    """A batch entry's size as SQS counts it: the body's UTF-8 bytes plus each message
+    attribute's name, data type and value."""
+    size = len(str(entry.get("MessageBody") or "").encode("utf-8"))
+    for name, attribute in (entry.get("MessageAttributes") or {}).items():
+        size += len(str(name).encode("utf-8"))
+        if not isinstance(attribute, dict):
+            continue
+        size += len(str(attribute.get("DataType") or "").encode("utf-8"))
+        if attribute.get("StringValue") is not None:
+            size += len(str(attribute["StringValue"]).encode("utf-8"))
+        value = attribute.get("BinaryValue")
+        if isinstance(value, (bytes, bytearray)):
+            size += len(value)
+        elif isinstance(value, str):
+            try:
+                size += len(base64.b64decode(value))
+            except ValueError:
+                size += len(value.encode("utf-8"))
+    return size
+
+
+def _patch_sqs() -> None:
+    """SendMessageBatch's limits checked in AWS's terms before moto's own checks: at most 10
+    entries (TooManyEntriesInBatchRequest), ids of 1-80 ``[A-Za-z0-9_-]``
+    (InvalidBatchEntryId), distinct ids (BatchEntryIdsNotDistinct), the entries' bodies and
+    attributes together at most 1 MiB in UTF-8 bytes (BatchRequestTooLong; moto counts the
+    bodies' characters only)."""
+    from moto.sqs import exceptions as sx
+    from moto.sqs import models as sm
+
+    Backend = sm.SQSBackend
+    original = Backend.send_message_batch
+
+    def send_message_batch(self: Any, queue_name: str, entries: dict[str, dict[str, Any]]) -> Any:
+        values = list(entries.values())
+        if len(values) > 10:
+            raise sx.TooManyEntriesInBatchRequest(len(values))
+        if any(not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", str(e.get("Id") or "")) for e in values):
+            raise sx.InvalidBatchEntryId()
+        seen: set[str] = set()
+        for entry in values:
+            if entry["Id"] in seen:
+                raise sx.BatchEntryIdsNotDistinct(entry["Id"])
+            seen.add(entry["Id"])
+        total = sum(_sqs_entry_bytes(e) for e in values)
+        if total > sm.MAXIMUM_MESSAGE_LENGTH:
+            raise sx.BatchRequestTooLong(total)
+        return original(self, queue_name, entries)
+
+    Backend.send_message_batch = send_message_batch
+
+
 # --------------------------------------------------------------------------- faults
 
 def error_response(request: dict[str, Any], status: int, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -2595,6 +3252,67 @@ def parse_fault(raw: Any) -> dict[str, Any]:
     return rule
 
 
+ROLE_PATH_RE = re.compile(r"^/(?:[\x21-\x7e]+/)?$")
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def make_role(payload: Any) -> dict[str, Any]:
+    """The iam/role control: makes (or finds, then updates) a role in an account's IAM."""
+    if not isinstance(payload, dict) or not payload.get("Account") or not payload.get("RoleName"):
+        raise ValueError("body must be {\"Account\": ..., \"RoleName\": ..., \"AssumeRolePolicyDocument\"?: ..., "
+                         "\"Path\"?: ..., \"MaxSessionDuration\"?: ...}")
+    allowed = {"Account", "RoleName", "AssumeRolePolicyDocument", "Path", "MaxSessionDuration"}
+    if set(payload) - allowed:
+        raise ValueError(f"unknown fields: {sorted(set(payload) - allowed)}; allowed: {sorted(allowed)}")
+    account = str(payload["Account"])
+    if not ACCOUNT_KEY_RE.match(account):
+        raise ValueError("Account must be a 12-digit account id")
+    name = str(payload["RoleName"])
+    if not re.fullmatch(r"[\w+=,.@-]{1,64}", name, re.ASCII):
+        raise ValueError("RoleName must be 1-64 of [A-Za-z0-9_+=,.@-]")
+    document = payload.get("AssumeRolePolicyDocument")
+    trust = None
+    if document is not None:
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except ValueError as err:
+                raise ValueError(f"AssumeRolePolicyDocument is not JSON: {err}")
+        if not isinstance(document, dict) or "Statement" not in document:
+            raise ValueError("AssumeRolePolicyDocument must be a policy object with a Statement")
+        trust = json.dumps(document)
+    path = payload.get("Path")
+    if path is not None and (not isinstance(path, str) or not ROLE_PATH_RE.match(path) or len(path) > 512):
+        raise ValueError("Path must be / or /segments/ (printable ASCII, at most 512 characters)")
+    max_session = payload.get("MaxSessionDuration")
+    if max_session is not None and (isinstance(max_session, bool) or not isinstance(max_session, int)
+                                    or not STS_DEFAULT_MAX_SESSION <= max_session <= STS_MAX_DURATION):
+        raise ValueError(f"MaxSessionDuration must be an integer {STS_DEFAULT_MAX_SESSION}-{STS_MAX_DURATION}")
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account]["aws"]
+    try:
+        role = iam.get_role(name)
+    except Exception:
+        role = iam.create_role(role_name=name, assume_role_policy_document=trust or json.dumps(LAMBDA_TRUST),
+                               path=path or "/", permissions_boundary=None, description="", tags=[],
+                               max_session_duration=str(max_session or STS_DEFAULT_MAX_SESSION))
+    else:
+        if path is not None and path != role.path:
+            raise ValueError(f"role {name} exists with Path {role.path}: IAM cannot change a role's path")
+        if trust is not None:
+            role.assume_role_policy_document = trust
+        if max_session is not None:
+            role.max_session_duration = str(max_session)
+    try:
+        current = json.loads(role.assume_role_policy_document)
+    except (TypeError, ValueError):
+        current = role.assume_role_policy_document
+    return {"Arn": role.arn, "RoleName": role.name, "Path": role.path, "AssumeRolePolicyDocument": current,
+            "MaxSessionDuration": int(role.max_session_duration or STS_DEFAULT_MAX_SESSION)}
+
+
 # --------------------------------------------------------------------------- WSGI app
 
 
@@ -2633,6 +3351,16 @@ class EsmGuardApp:
                     _read_body(environ)  # drain the request so the connection stays usable
                     start_response(status, headers)
                     return [body]
+            try:
+                refused = credential_rejection(request) or sts_rejection(request)
+            except Exception:  # a bug here must not take the request down: moto answers it
+                log.exception("checking the credentials of %s %s", request["service"], request["action"])
+                refused = None
+            if refused is not None:
+                status, headers, body = error_response(request, refused.status, refused.code, refused.message)
+                _read_body(environ)
+                start_response(status, headers)
+                return [body]
             rejection = scheduler_rejection(request, environ)
             if rejection is not None:
                 status, headers, body = scheduler_error_response(request, rejection)
@@ -2780,22 +3508,16 @@ class EsmGuardApp:
             nat.state = str(payload["State"])
             return 200, {"NatGatewayId": nat.id, "State": nat.state}
         if path == "/_esm_guard/iam/role" and method == "POST":
-            # CreateFunction needs an existing role; tests make one without an IAM client.
-            if not isinstance(payload, dict) or not payload.get("Account") or not payload.get("RoleName"):
-                raise ValueError("body must be {\"Account\": ..., \"RoleName\": ...}")
-            from moto.iam.models import iam_backends
-
-            iam = iam_backends[str(payload["Account"])]["aws"]
-            name = str(payload["RoleName"])
-            trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            try:
-                role = iam.get_role(name)
-            except Exception:
-                role = iam.create_role(role_name=name, assume_role_policy_document=trust, path="/",
-                                       permissions_boundary=None, description="", tags=[],
-                                       max_session_duration=None)
-            return 200, {"Arn": role.arn}
+            return 200, make_role(payload)
+        if path == "/_esm_guard/sts/expire" and method == "POST":
+            if not isinstance(payload, dict) or set(payload) != {"AccessKeyId"}:
+                raise ValueError("body must be {\"AccessKeyId\": \"ASIA...\"}")
+            role = expire_session(str(payload["AccessKeyId"]))
+            if role is None:
+                return 404, {"error": f"no assumed-role credentials {payload['AccessKeyId']}"}
+            return 200, {"AccessKeyId": role.access_key_id, "Expiration": rfc3339_utc(role.expiration.replace(tzinfo=timezone.utc))}
+        if path == "/_esm_guard/organizations/account" and method == "POST":
+            return 200, register_organization_account(payload)
         return 404, {"error": f"no control endpoint {method} {path}"}
 
     @staticmethod

@@ -1487,6 +1487,363 @@ def mq_docdb_request_log_params(ctx: Ctx) -> None:
     assert docdb.describe_db_clusters(DBClusterIdentifier="events")["DBClusters"][0]["DBClusterArn"] == cluster["DBClusterArn"]
 
 
+# --------------------------------------------------------------------------- multi-account: STS, Organizations, SQS
+
+AUDIT_ROLE = "esm-guard-audit"
+
+
+def trust(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(principal: Any, condition: dict[str, Any] | None = None, effect: str = "Allow") -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": effect, "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def audit_role(ctx: Ctx, account: str, document: dict[str, Any], name: str = AUDIT_ROLE, **extra: Any) -> str:
+    status, body = ctx.control("POST", "/_esm_guard/iam/role",
+                               {"Account": account, "RoleName": name, "AssumeRolePolicyDocument": document, **extra})
+    assert status == 200, body
+    return body["Arn"]
+
+
+def assumed_client(ctx: Ctx, service: str, credentials: dict[str, Any], token: Any = "same", validate: bool = True) -> Any:
+    """A client signing with AssumeRole's credentials (token: "same", None or another string)."""
+    return boto3.client(
+        service,
+        endpoint_url=ctx.url,
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"] if token == "same" else token,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=validate,
+                      connect_timeout=5, read_timeout=10),
+    )
+
+
+def unvalidated_client(ctx: Ctx, service: str, account: str) -> Any:
+    return boto3.client(service, endpoint_url=ctx.url, region_name=REGION, aws_access_key_id=account,
+                        aws_secret_access_key="secret",
+                        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
+
+
+def denied_message(caller: str, role_arn: str) -> str:
+    return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+
+@check
+def sts_assume_role_cross_account(ctx: Ctx) -> None:
+    hub, member, outsider = "100000000501", "100000000502", "100000000503"
+    with_id = audit_role(ctx, member, trust(allow({"AWS": f"arn:aws:iam::{hub}:root"},
+                                                  {"StringEquals": {"sts:ExternalId": "esm-guard-7"}})))
+    open_arn = audit_role(ctx, member, trust(allow({"AWS": hub})), name="esm-guard-open")
+    assert with_id == f"arn:aws:iam::{member}:role/{AUDIT_ROLE}", with_id
+    sts = ctx.client("sts", hub)
+    before = time.time()
+    out = sts.assume_role(RoleArn=with_id, RoleSessionName="esm-guard", ExternalId="esm-guard-7")
+    creds = out["Credentials"]
+    assert re.fullmatch(r"ASIA[A-Z0-9]{16}", creds["AccessKeyId"]), creds
+    assert len(creds["SecretAccessKey"]) == 40 and len(creds["SessionToken"]) > 100, creds
+    assert 3590 <= creds["Expiration"].timestamp() - before <= 3610, creds["Expiration"]
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{member}:assumed-role/{AUDIT_ROLE}/esm-guard", out
+    assert out["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA") and out["AssumedRoleUser"]["AssumedRoleId"].endswith(":esm-guard")
+    # without an external id, a role that asks for none; an external id a role does not check is fine
+    assert sts.assume_role(RoleArn=open_arn, RoleSessionName="esm-guard")["Credentials"]["AccessKeyId"].startswith("ASIA")
+    assert sts.assume_role(RoleArn=open_arn, RoleSessionName="esm-guard", ExternalId="whatever")["Credentials"]
+    assert ctx.client("sts", hub).assume_role(RoleArn=with_id, RoleSessionName="s2", ExternalId="esm-guard-7", DurationSeconds=900)["Credentials"]
+    root = f"arn:aws:iam::{hub}:root"
+    missing = f"arn:aws:iam::{member}:role/no-such-role"
+    for kwargs, caller, arn in [
+        ({"RoleArn": missing}, root, missing),  # no such role
+        ({"RoleArn": f"arn:aws:iam::100000000599:role/{AUDIT_ROLE}"}, root, f"arn:aws:iam::100000000599:role/{AUDIT_ROLE}"),
+        ({"RoleArn": f"arn:aws:iam::{member}:role/esm/{AUDIT_ROLE}"}, root, f"arn:aws:iam::{member}:role/esm/{AUDIT_ROLE}"),
+        ({"RoleArn": with_id, "ExternalId": "esm-guard-8"}, root, with_id),  # wrong external id
+        ({"RoleArn": with_id}, root, with_id),  # no external id
+    ]:
+        assert client_error(lambda: sts.assume_role(RoleSessionName="esm-guard", **kwargs)) == (
+            "AccessDenied", 403, denied_message(caller, arn)), kwargs
+    # a caller the trust policy does not name
+    other = ctx.client("sts", outsider)
+    assert client_error(lambda: other.assume_role(RoleArn=open_arn, RoleSessionName="esm-guard")) == (
+        "AccessDenied", 403, denied_message(f"arn:aws:iam::{outsider}:root", open_arn))
+    assert client_error(lambda: other.assume_role(RoleArn=with_id, RoleSessionName="esm-guard", ExternalId="esm-guard-7"))[:2] == (
+        "AccessDenied", 403)
+    # the log: the hub's AssumeRole calls, the role and whether an external id went along
+    logged = [r["params"] for r in ctx.requests(hub) if r["action"] == "AssumeRole"]
+    assert logged[0] == {"RoleArn": with_id, "HasExternalId": True}, logged
+    assert logged[1] == {"RoleArn": open_arn, "HasExternalId": False}, logged
+    assert all("esm-guard-7" not in json.dumps(p) for p in logged), logged
+    assert {r["account"] for r in ctx.requests(hub)} == {hub}
+
+
+@check
+def sts_assumed_credentials_read_the_members_account(ctx: Ctx) -> None:
+    hub, member = "100000000511", "100000000512"
+    role_arn = audit_role(ctx, member, trust(allow({"AWS": f"arn:aws:iam::{hub}:root"})))
+    hub_vpc = ctx.client("ec2", hub).create_vpc(CidrBlock="10.51.0.0/16")["Vpc"]["VpcId"]
+    member_vpc = ctx.client("ec2", member).create_vpc(CidrBlock="10.52.0.0/16")["Vpc"]["VpcId"]
+    creds = ctx.client("sts", hub).assume_role(RoleArn=role_arn, RoleSessionName="esm-guard")["Credentials"]
+    ctx.control("DELETE", f"/_esm_guard/requests?account={member}")
+    ec2 = assumed_client(ctx, "ec2", creds)
+    vpcs = ec2.describe_vpcs()["Vpcs"]
+    ids = {v["VpcId"] for v in vpcs}
+    assert member_vpc in ids and hub_vpc not in ids, ids
+    assert {v["OwnerId"] for v in vpcs} == {member}, vpcs
+    identity = assumed_client(ctx, "sts", creds).get_caller_identity()
+    assert identity["Account"] == member, identity
+    assert identity["Arn"] == f"arn:aws:sts::{member}:assumed-role/{AUDIT_ROLE}/esm-guard", identity
+    assert assumed_client(ctx, "lambda", creds).list_functions()["Functions"] == []
+    logged = ctx.requests(member)
+    assert [(r["service"], r["action"], r["account"]) for r in logged] == [
+        ("ec2", "DescribeVpcs", member), ("sts", "GetCallerIdentity", member), ("lambda", "ListFunctions", member)], logged
+    status, only_ec2 = ctx.control("GET", f"/_esm_guard/requests?account={member}&service=ec2")
+    assert status == 200 and [r["action"] for r in only_ec2] == ["DescribeVpcs"], only_ec2
+    assert not any(r["action"] in ("DescribeVpcs", "ListFunctions") for r in ctx.requests(hub))
+    # faults aimed at the member's account hit requests signed with the assumed credentials
+    ctx.control("POST", "/_esm_guard/faults", {"action": "DescribeVpcs", "account": member, "status": 503, "count": 1})
+    assert client_error(lambda: ec2.describe_vpcs())[:2] == ("ServiceUnavailable", 503)
+    # the session token must go along, and be the one issued with the key
+    assert client_error(lambda: assumed_client(ctx, "ec2", creds, token=None).describe_vpcs()) == (
+        "AuthFailure", 401, "AWS was not able to validate the provided access credentials")
+    assert client_error(lambda: assumed_client(ctx, "sts", creds, token="FQoGZXIvYXdzEBYaDforged").get_caller_identity()) == (
+        "InvalidClientTokenId", 403, "The security token included in the request is invalid.")
+    forged = dict(creds, AccessKeyId="ASIAAAAAAAAAAAAAAAAA")
+    assert client_error(lambda: assumed_client(ctx, "lambda", forged).list_functions())[:2] == ("UnrecognizedClientException", 403)
+    # expired: refused in each protocol
+    status, body = ctx.control("POST", "/_esm_guard/sts/expire", {"AccessKeyId": creds["AccessKeyId"]})
+    assert status == 200 and body["AccessKeyId"] == creds["AccessKeyId"], body
+    assert ctx.control("POST", "/_esm_guard/sts/expire", {"AccessKeyId": "ASIAAAAAAAAAAAAAAAAA"})[0] == 404
+    assert client_error(lambda: ec2.describe_vpcs()) == ("RequestExpired", 400, "Request has expired.")
+    assert client_error(lambda: assumed_client(ctx, "sts", creds).get_caller_identity()) == (
+        "ExpiredToken", 403, "The security token included in the request is expired")
+    assert client_error(lambda: assumed_client(ctx, "lambda", creds).list_functions())[:2] == ("ExpiredTokenException", 403)
+    assert client_error(lambda: assumed_client(ctx, "dynamodb", creds).list_tables())[:2] == ("ExpiredTokenException", 400)
+    # a new session works again
+    fresh = ctx.client("sts", hub).assume_role(RoleArn=role_arn, RoleSessionName="esm-guard")["Credentials"]
+    assert assumed_client(ctx, "ec2", fresh).describe_vpcs()["Vpcs"][0]["OwnerId"] == member
+
+
+@check
+def sts_trust_policy_principals_and_conditions(ctx: Ctx) -> None:
+    hub, member, other = "100000000521", "100000000522", "100000000523"
+    # the hub function's execution role, under a path; the hub assumes it the way Lambda would
+    fn_role = audit_role(ctx, hub, trust(allow({"AWS": hub})), name="hub-fn", Path="/esm/")
+    assert fn_role == f"arn:aws:iam::{hub}:role/esm/hub-fn", fn_role
+    session = ctx.client("sts", hub).assume_role(RoleArn=fn_role, RoleSessionName="hub-fn-session")["Credentials"]
+    hub_sts = assumed_client(ctx, "sts", session)
+    session_arn = f"arn:aws:sts::{hub}:assumed-role/hub-fn/hub-fn-session"
+    by_role_arn = audit_role(ctx, member, trust(allow({"AWS": [f"arn:aws:iam::{other}:root", fn_role]})), name="by-role")
+    arn_like = audit_role(ctx, member, trust(allow({"AWS": f"arn:aws:iam::{hub}:root"},
+                                                   {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{hub}:role/esm/*"}})), name="arn-like")
+    string_like = audit_role(ctx, member, trust(allow({"AWS": f"arn:aws:iam::{hub}:root"},
+                                                      {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/esm/hub-*"},
+                                                       "StringEquals": {"sts:ExternalId": ["a-1", "b-2"]}})), name="string-like")
+    denied = audit_role(ctx, member, trust(allow("*"), allow({"AWS": f"arn:aws:iam::{hub}:root"},
+                                                             {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{hub}:role/esm/*"}}, "Deny")),
+                        name="deny-wins")
+    # the role's session is let in by the role ARN and by aws:PrincipalArn (the role ARN, path included)
+    for arn in (by_role_arn, arn_like):
+        assert hub_sts.assume_role(RoleArn=arn, RoleSessionName="esm-guard")["AssumedRoleUser"]["Arn"].startswith(
+            f"arn:aws:sts::{member}:assumed-role/")
+    assert hub_sts.assume_role(RoleArn=string_like, RoleSessionName="esm-guard", ExternalId="b-2")["Credentials"]
+    assert client_error(lambda: hub_sts.assume_role(RoleArn=string_like, RoleSessionName="esm-guard", ExternalId="c-3")) == (
+        "AccessDenied", 403, denied_message(session_arn, string_like))
+    assert client_error(lambda: hub_sts.assume_role(RoleArn=denied, RoleSessionName="esm-guard"))[:2] == ("AccessDenied", 403)
+    # the hub's root is not that role: refused where the role is required
+    root_sts = ctx.client("sts", hub)
+    for arn in (by_role_arn, arn_like):
+        assert client_error(lambda: root_sts.assume_role(RoleArn=arn, RoleSessionName="esm-guard")) == (
+            "AccessDenied", 403, denied_message(f"arn:aws:iam::{hub}:root", arn))
+    assert root_sts.assume_role(RoleArn=denied, RoleSessionName="esm-guard")["Credentials"]  # "*" and no Deny for root
+    # role chaining: at most one hour
+    code, status, message = client_error(lambda: hub_sts.assume_role(RoleArn=by_role_arn, RoleSessionName="esm-guard",
+                                                                     DurationSeconds=3601))
+    assert (code, status) == ("ValidationError", 400) and "role chaining" in message, message
+    # calls signed with the hub-fn session are the hub's (the role's account), not the member's
+    assert [r["account"] for r in ctx.requests(member) if r["action"] == "AssumeRole"] == []
+    assert sum(r["action"] == "AssumeRole" for r in ctx.requests(hub)) >= 9
+    # aws:PrincipalOrgID: the caller's organization
+    status, body = ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": hub, "Id": other, "Name": "other"})
+    assert status == 200, body
+    org_only = audit_role(ctx, member, trust(allow("*", {"StringEquals": {"aws:PrincipalOrgID": body["OrganizationId"]}})), name="org-only")
+    assert ctx.client("sts", other).assume_role(RoleArn=org_only, RoleSessionName="esm-guard")["Credentials"]
+    assert hub_sts.assume_role(RoleArn=org_only, RoleSessionName="esm-guard")["Credentials"]
+    assert client_error(lambda: ctx.client("sts", member).assume_role(RoleArn=org_only, RoleSessionName="esm-guard"))[:2] == (
+        "AccessDenied", 403)
+    # replacing the trust policy through the control takes effect at once
+    audit_role(ctx, member, trust(allow({"AWS": other})), name="by-role")
+    assert client_error(lambda: hub_sts.assume_role(RoleArn=by_role_arn, RoleSessionName="esm-guard"))[:2] == ("AccessDenied", 403)
+    # IAM's own API makes roles AssumeRole honours too
+    iam = ctx.client("iam", member)
+    api_role = iam.create_role(RoleName="api-made", AssumeRolePolicyDocument=json.dumps(trust(allow({"AWS": hub}))))["Role"]["Arn"]
+    assert root_sts.assume_role(RoleArn=api_role, RoleSessionName="esm-guard")["Credentials"]
+    iam.update_assume_role_policy(RoleName="api-made", PolicyDocument=json.dumps(trust(allow({"AWS": other}))))
+    assert client_error(lambda: root_sts.assume_role(RoleArn=api_role, RoleSessionName="esm-guard"))[:2] == ("AccessDenied", 403)
+
+
+@check
+def sts_assume_role_validation(ctx: Ctx) -> None:
+    hub, member = "100000000531", "100000000532"
+    role_arn = audit_role(ctx, member, trust(allow({"AWS": hub})))
+    long_role = audit_role(ctx, member, trust(allow({"AWS": hub})), name="long", MaxSessionDuration=14400)
+    sts = unvalidated_client(ctx, "sts", hub)
+
+    def refused(**kwargs: Any) -> tuple[str, int, str]:
+        return client_error(lambda: sts.assume_role(**{"RoleArn": role_arn, "RoleSessionName": "esm-guard", **kwargs}))
+
+    assert refused(RoleSessionName="a") == ("ValidationError", 400, "1 validation error detected: Value 'a' at 'roleSessionName' "
+                                            "failed to satisfy constraint: Member must have length greater than or equal to 2 "
+                                            "and less than or equal to 64")
+    code, status, message = refused(RoleSessionName="esm guard!")
+    assert (code, status) == ("ValidationError", 400) and "regular expression pattern" in message, message
+    assert refused(RoleSessionName="x" * 65)[:2] == ("ValidationError", 400)
+    assert refused(DurationSeconds=899)[2].endswith("Member must have value greater than or equal to 900")
+    assert refused(DurationSeconds=43201)[2].endswith("Member must have value less than or equal to 43200")
+    assert refused(ExternalId="x")[:2] == ("ValidationError", 400)
+    assert refused(ExternalId="has space")[:2] == ("ValidationError", 400)
+    assert refused(RoleArn="not-an-arn-at-all-really") == ("ValidationError", 400, "not-an-arn-at-all-really is invalid")
+    two = refused(RoleSessionName="a", DurationSeconds=1)[2]
+    assert two.startswith("2 validation errors detected: "), two
+    assert refused(DurationSeconds=7200) == ("ValidationError", 400,
+                                             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    # the edges are accepted; a session name of every allowed character
+    for seconds in (900, 3600):
+        assert sts.assume_role(RoleArn=role_arn, RoleSessionName="Ab0_+=,.@-", DurationSeconds=seconds)["Credentials"]
+    before = time.time()
+    creds = sts.assume_role(RoleArn=long_role, RoleSessionName="esm-guard", DurationSeconds=14400)["Credentials"]
+    assert 14390 <= creds["Expiration"].timestamp() - before <= 14410, creds
+    assert refused(RoleArn=long_role, DurationSeconds=14401)[2].endswith("exceeds the MaxSessionDuration set for this role.")
+    # the role control's own checks
+    assert ctx.control("POST", "/_esm_guard/iam/role", {"Account": member, "RoleName": "x", "Trust": {}})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/iam/role", {"Account": member, "RoleName": "x", "AssumeRolePolicyDocument": "{"})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/iam/role", {"Account": member, "RoleName": "x", "MaxSessionDuration": 60})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/iam/role", {"Account": member, "RoleName": AUDIT_ROLE, "Path": "/other/"})[0] == 400
+    status, body = ctx.control("POST", "/_esm_guard/iam/role", {"Account": member, "RoleName": "plain-fn-role"})
+    assert status == 200 and body["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}, body
+    assert body["MaxSessionDuration"] == 3600 and body["Path"] == "/", body
+
+
+@check
+def organizations_list_accounts(ctx: Ctx) -> None:
+    hub, members, outsider = "100000000541", [f"1000000005{n}" for n in range(50, 75)], "100000000549"
+    for n, member in enumerate(members[:2]):
+        status, body = ctx.control("POST", "/_esm_guard/organizations/account",
+                                   {"ManagementAccount": hub, "Id": member, "Name": f"member-{n}"})
+        assert status == 200, body
+        assert body["Id"] == member and body["Status"] == "ACTIVE" and body["JoinedMethod"] == "INVITED", body
+    org = ctx.client("organizations", hub)
+    accounts = org.list_accounts()["Accounts"]
+    assert [(a["Id"], a["Name"], a["Status"]) for a in accounts] == [
+        (hub, "master", "ACTIVE"), (members[0], "member-0", "ACTIVE"), (members[1], "member-1", "ACTIVE")], accounts
+    assert accounts[1]["Arn"].startswith(f"arn:aws:organizations::{hub}:account/o-") and accounts[1]["Arn"].endswith(f"/{members[0]}")
+    assert accounts[1]["Email"] == f"aws+{members[0]}@example.com"
+    described = org.describe_organization()["Organization"]
+    assert described["MasterAccountId"] == hub, described
+    assert ctx.client("organizations", members[0]).describe_organization()["Organization"]["Id"] == described["Id"]
+    # renaming, suspending; the management account's own name
+    ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": hub, "Id": hub, "Name": "hub"})
+    ctx.control("POST", "/_esm_guard/organizations/account",
+                {"ManagementAccount": hub, "Id": members[1], "Name": "member-1", "Status": "SUSPENDED"})
+    accounts = org.list_accounts()["Accounts"]
+    assert [(a["Name"], a["Status"]) for a in accounts] == [("hub", "ACTIVE"), ("member-0", "ACTIVE"), ("member-1", "SUSPENDED")]
+    # pages of 20 by default, MaxResults 1-20
+    for n, member in enumerate(members[2:], start=2):
+        ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": hub, "Id": member, "Name": f"member-{n}"})
+    first = org.list_accounts()
+    assert len(first["Accounts"]) == 20 and first.get("NextToken"), len(first["Accounts"])
+    second = org.list_accounts(NextToken=first["NextToken"])
+    assert len(second["Accounts"]) == 6 and "NextToken" not in second, second.keys()
+    assert [a["Id"] for a in first["Accounts"] + second["Accounts"]] == [hub, *members]
+    paged = [a["Id"] for page in org.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 7}) for a in page["Accounts"]]
+    assert paged == [hub, *members], paged
+    raw = unvalidated_client(ctx, "organizations", hub)
+    assert client_error(lambda: raw.list_accounts(MaxResults=21))[:2] == ("InvalidInputException", 400)
+    assert client_error(lambda: raw.list_accounts(MaxResults=0))[:2] == ("InvalidInputException", 400)
+    assert client_error(lambda: org.list_accounts(NextToken="garbage"))[:2] == ("InvalidInputException", 400)
+    # only the management account (or a delegated administrator) lists them
+    assert client_error(lambda: ctx.client("organizations", members[0]).list_accounts()) == (
+        "AccessDeniedException", 400, "You don't have permissions to access this resource.")
+    assert client_error(lambda: ctx.client("organizations", outsider).list_accounts()) == (
+        "AWSOrganizationsNotInUseException", 400, "Your account is not a member of an organization.")
+    org.register_delegated_administrator(AccountId=members[0], ServicePrincipal="guardduty.amazonaws.com")
+    assert len(ctx.client("organizations", members[0]).list_accounts(MaxResults=20)["Accounts"]) == 20
+    # the control's refusals
+    assert ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": outsider, "Id": members[2], "Name": "x"})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": members[3], "Id": outsider, "Name": "x"})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": hub, "Id": "12345", "Name": "x"})[0] == 400
+    assert ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": hub, "Id": outsider, "Name": "x", "Status": "GONE"})[0] == 400
+    # the listed ids are emulator accounts: their keys and roles select them
+    role_arn = audit_role(ctx, members[4], trust(allow({"AWS": f"arn:aws:iam::{hub}:root"})))
+    vpc = ctx.client("ec2", members[4]).create_vpc(CidrBlock="10.54.0.0/16")["Vpc"]["VpcId"]
+    creds = ctx.client("sts", hub).assume_role(RoleArn=role_arn, RoleSessionName="esm-guard")["Credentials"]
+    assert vpc in {v["VpcId"] for v in assumed_client(ctx, "ec2", creds).describe_vpcs()["Vpcs"]}
+    assert [r["params"] for r in ctx.requests(hub) if r["action"] == "ListAccounts"][0] == {}
+
+
+@check
+def organizations_through_the_api(ctx: Ctx) -> None:
+    management = "100000000581"
+    org = ctx.client("organizations", management)
+    org.create_organization(FeatureSet="ALL")
+    status = org.create_account(AccountName="made", Email="made@example.com")["CreateAccountStatus"]
+    assert status["State"] == "SUCCEEDED", status  # moto: at once (AWS: IN_PROGRESS, then SUCCEEDED)
+    made = org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    assert re.fullmatch(r"\d{12}", made), made
+    listed = {a["Id"]: (a["Name"], a["Status"]) for a in org.list_accounts()["Accounts"]}
+    assert listed[made] == ("made", "ACTIVE"), listed
+    # the random id is an emulator account like any other; OrganizationAccountAccessRole trusts the management account
+    creds = ctx.client("sts", management).assume_role(
+        RoleArn=f"arn:aws:iam::{made}:role/OrganizationAccountAccessRole", RoleSessionName="esm-guard")["Credentials"]
+    assert assumed_client(ctx, "sts", creds).get_caller_identity()["Account"] == made
+    assert ctx.client("sts", made).get_caller_identity()["Account"] == made
+
+
+def batch_error(call: Callable[[], Any]) -> tuple[str, int, str]:
+    """(the awsJson __type code, HTTP status, x-amzn-query-error code) of a refused SQS call."""
+    try:
+        call()
+    except botocore.exceptions.ClientError as err:
+        response = err.response
+        return (response["Error"].get("QueryErrorCode", ""), response["ResponseMetadata"]["HTTPStatusCode"],
+                response["Error"]["Code"])
+    raise AssertionError("call did not fail")
+
+
+@check
+def sqs_send_message_batch_limits(ctx: Ctx) -> None:
+    account = "100000000591"
+    sqs = ctx.client("sqs", account)
+    url = sqs.create_queue(QueueName="esm-guard-sweep")["QueueUrl"]
+    ctx.control("DELETE", f"/_esm_guard/requests?account={account}")
+    entry = lambda i, body="{}": {"Id": f"e-{i}", "MessageBody": body}  # noqa: E731
+    assert len(sqs.send_message_batch(QueueUrl=url, Entries=[entry(i) for i in range(10)])["Successful"]) == 10
+    assert batch_error(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[entry(i) for i in range(11)])) == (
+        "TooManyEntriesInBatchRequest", 400, "AWS.SimpleQueueService.TooManyEntriesInBatchRequest")
+    assert batch_error(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[entry(1), entry(2), entry(1)])) == (
+        "BatchEntryIdsNotDistinct", 400, "AWS.SimpleQueueService.BatchEntryIdsNotDistinct")
+    assert batch_error(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "bad id", "MessageBody": "x"}]))[:2] == (
+        "InvalidBatchEntryId", 400)
+    # 1 MiB in UTF-8 bytes: 8 bodies of 70000 two-byte characters (560000 characters, 1120000 bytes)
+    wide = [entry(i, "é" * 70000) for i in range(8)]
+    assert batch_error(lambda: sqs.send_message_batch(QueueUrl=url, Entries=wide)) == (
+        "BatchRequestTooLong", 400, "AWS.SimpleQueueService.BatchRequestTooLong")
+    # message attributes count too
+    near = [entry(i, "x" * 104857) for i in range(10)]  # 1048570 bytes
+    assert len(sqs.send_message_batch(QueueUrl=url, Entries=near)["Successful"]) == 10
+    tagged = [dict(e, MessageAttributes={"kind": {"DataType": "String", "StringValue": "sweep"}}) for e in near]
+    assert batch_error(lambda: sqs.send_message_batch(QueueUrl=url, Entries=tagged))[:2] == ("BatchRequestTooLong", 400)
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "21", attributes  # nothing of a refused batch was sent
+    logged = [(r["action"], r["params"]) for r in ctx.requests(account)]
+    assert logged[0] == ("SendMessageBatch", {"QueueUrl": url}), logged
+    assert logged[-3:] == [("SendMessageBatch", {"QueueUrl": url}), ("SendMessage", {"QueueUrl": url}),
+                           ("GetQueueAttributes", {})], logged
+
+
 @check
 def exits_when_stdin_closes(ctx: Ctx) -> None:
     proc, url = start_emulator()
