@@ -12,6 +12,7 @@ pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod escape;
+pub mod fleet;
 pub mod index;
 pub mod lambda;
 pub mod model;

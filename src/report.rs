@@ -24,6 +24,9 @@ pub struct ReportDocument<'a> {
     pub mappings: Vec<MappingDocument<'a>>,
     pub actions: &'a [Action],
     pub summary: Summary,
+    /// One row per account and region, when one run reads several.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub targets: &'a [crate::rules::TargetSummary],
     /// With `--remediate plan|apply`: what would run, or what ran and what it achieved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation: Option<RemediationDocument<'a>>,
@@ -38,6 +41,9 @@ pub struct RemediationDocument<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct MappingDocument<'a> {
+    /// The account, when one run reads several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<&'a str>,
     pub uuid: &'a str,
     pub arn: Option<&'a str>,
     pub function_arn: &'a str,
@@ -80,6 +86,7 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
             .mappings
             .iter()
             .map(|m| MappingDocument {
+                account: m.account.as_deref(),
                 uuid: &m.uuid,
                 arn: m.arn.as_deref(),
                 function_arn: &m.function_arn,
@@ -110,6 +117,7 @@ pub fn document<'a>(report: &'a Report, actions: &'a [Action]) -> ReportDocument
             .collect(),
         actions,
         summary: report.summary,
+        targets: &report.targets,
         remediation: None,
     }
 }
@@ -234,23 +242,47 @@ pub fn to_text(report: &Report, actions: &[Action]) -> String {
     let total = report.mappings.len();
     let _ = writeln!(
         out,
-        "esm-guard audit of {total} Kafka event source mapping{} in {}: {} pass, {} warn, {} fail, {} unknown",
+        "esm-guard audit of {total} event source mapping{} in {}: {} pass, {} warn, {} fail, {} unknown",
         if total == 1 { "" } else { "s" },
-        report.region,
+        safe(&report.region),
         s.pass,
         s.warn,
         s.fail,
         s.unknown
     );
+    for t in &report.targets {
+        let row = match &t.error {
+            Some(error) => format!("not read: {}", safe(error)),
+            None => format!(
+                "{} mapping(s): {} pass, {} warn, {} fail, {} unknown",
+                t.summary.pass + t.summary.warn + t.summary.fail + t.summary.unknown,
+                t.summary.pass,
+                t.summary.warn,
+                t.summary.fail,
+                t.summary.unknown
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  account {} {:<15} {row}",
+            safe(&t.account),
+            safe(&t.region)
+        );
+    }
     let by_finding = ActionsByFinding::new(actions);
     let mut mappings: Vec<&MappingReport> = report.mappings.iter().collect();
     mappings.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(a.uuid.cmp(&b.uuid)));
     for m in mappings {
         let style = verdict_style(m.verdict);
         let source = m.source.text(true);
+        let account = m
+            .account
+            .as_deref()
+            .map(|a| format!("account {}  ", safe(a)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{style}{:<7}{style:#} {}  {} <- {} ({})",
+            "\n{style}{:<7}{style:#} {account}{}  {} <- {} ({})",
             m.verdict.as_str().to_uppercase(),
             safe(&m.uuid),
             safe(function_name(&m.function_arn)),

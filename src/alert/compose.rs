@@ -135,6 +135,18 @@ pub fn compose(ctx: &AlertContext<'_>) -> Message {
             value: before.as_str().to_string(),
         });
     }
+    // A hub's alerts name the member account the mapping lives in.
+    if let Some(account) = ctx
+        .mapping
+        .and_then(|m| m.account.as_deref())
+        .or_else(|| ctx.previous.and_then(|p| p.account.as_deref()))
+    {
+        attributes.push(Attribute {
+            name: "account_id",
+            data_type: "String",
+            value: account.to_string(),
+        });
+    }
     if !facts.rules.is_empty() {
         attributes.insert(
             2,

@@ -268,6 +268,7 @@ mod tests {
                 kind,
                 confirmation: None,
             }),
+            account: None,
         }
     }
 

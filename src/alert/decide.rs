@@ -25,6 +25,10 @@ pub struct AlertState {
     pub function_arn: String,
     /// A follow-up check pending or done for a change Lambda's report may predate.
     pub confirm: Option<ConfirmState>,
+    /// Where the mapping lives (a hub's state table holds many accounts' mappings): a sweep
+    /// of one account and region closes only its own.
+    pub account: Option<String>,
+    pub region: Option<String>,
 }
 
 /// The findings of one mapping that alert (at or above the threshold).
@@ -152,6 +156,8 @@ pub fn next_state(
             rules: c.rules.iter().map(|r| r.as_str().to_string()).collect(),
             function_arn: function_arn.to_string(),
             confirm: previous.and_then(|p| p.confirm.clone()),
+            account: previous.and_then(|p| p.account.clone()),
+            region: previous.and_then(|p| p.region.clone()),
         },
         _ => AlertState {
             fingerprint: String::new(),
@@ -161,6 +167,8 @@ pub fn next_state(
             rules: previous.map(|p| p.rules.clone()).unwrap_or_default(),
             function_arn: function_arn.to_string(),
             confirm: None,
+            account: previous.and_then(|p| p.account.clone()),
+            region: previous.and_then(|p| p.region.clone()),
         },
     }
 }

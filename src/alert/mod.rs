@@ -13,6 +13,7 @@ mod slack;
 #[cfg(test)]
 mod tests;
 mod text;
+pub mod unreachable;
 
 pub use compose::{compose, Attribute, Message, SNS_MAX_BYTES};
 pub use decide::{

@@ -171,6 +171,13 @@ pub(super) fn write_mapping_md(out: &mut String, ctx: &AlertContext<'_>, facts: 
         code(ctx.uuid),
         code(ctx.region)
     );
+    if let Some(account) = ctx
+        .mapping
+        .and_then(|m| m.account.as_deref())
+        .or_else(|| ctx.previous.and_then(|p| p.account.as_deref()))
+    {
+        let _ = write!(out, " of account {}", code(account));
+    }
     if let Some(m) = ctx.mapping {
         match &m.source {
             SourceSummary::Msk { cluster_arn } => {

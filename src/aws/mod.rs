@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod apply;
+pub mod assume;
 pub mod collect;
 mod complete;
 mod errors;

@@ -13,6 +13,14 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use crate::alert::AlertState;
 use crate::rules::Severity;
 
+/// An open alert, and where its mapping lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAlert {
+    pub uuid: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
 /// A stored state, the version it was read at, and any claim on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -145,6 +153,11 @@ impl StateStore {
         if let Some(until) = claimed_until {
             item.insert("claimed_until".into(), number(until));
         }
+        for (name, value) in [("account", &state.account), ("region", &state.region)] {
+            if let Some(value) = value {
+                item.insert(name.into(), AttributeValue::S(value.clone()));
+            }
+        }
         if let Some(confirm) = &state.confirm {
             // JSON in one string: the table's schema stays one flat item.
             let json = serde_json::to_string(confirm).unwrap_or_default();
@@ -200,11 +213,12 @@ impl StateStore {
         }
     }
 
-    /// The mappings whose alert is open (a sweep closes those whose mapping is gone). A
-    /// scan: the table holds one small item per mapping.
-    pub async fn open_mappings(&self) -> Result<Vec<String>, StateError> {
+    /// The mappings whose alert is open (a sweep closes those whose mapping is gone), with
+    /// the account and region they were alerted in (none: the function's own). A scan: the
+    /// table holds one small item per mapping.
+    pub async fn open_mappings(&self) -> Result<Vec<OpenAlert>, StateError> {
         let dynamodb = &self.dynamodb;
-        let mut uuids = Vec::new();
+        let mut open = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             self.count();
@@ -214,17 +228,26 @@ impl StateStore {
                 .filter_expression("#open = :open")
                 .expression_attribute_names("#open", "open")
                 .expression_attribute_values(":open", AttributeValue::Bool(true))
-                .projection_expression("pk")
+                .projection_expression("pk, account, #region")
+                .expression_attribute_names("#region", "region")
                 .set_exclusive_start_key(start.take())
                 .consistent_read(true)
                 .send()
                 .await
                 .map_err(|e| self.failed("Scan", e))?;
             for item in out.items() {
-                if let Some(AttributeValue::S(pk)) = item.get("pk") {
-                    if let Some(uuid) = pk.strip_prefix("esm#") {
-                        uuids.push(uuid.to_string());
-                    }
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                if let Some(uuid) =
+                    text("pk").and_then(|pk| pk.strip_prefix("esm#").map(str::to_string))
+                {
+                    open.push(OpenAlert {
+                        uuid,
+                        account: text("account"),
+                        region: text("region"),
+                    });
                 }
             }
             match out.last_evaluated_key() {
@@ -232,7 +255,7 @@ impl StateStore {
                 _ => break,
             }
         }
-        Ok(uuids)
+        Ok(open)
     }
 
     fn record(
@@ -303,6 +326,8 @@ impl StateStore {
                 rules,
                 function_arn: text("function_arn")?.unwrap_or_default(),
                 confirm,
+                account: text("account")?,
+                region: text("region")?,
             },
             version,
             claimed_until: int("claimed_until")?,

@@ -14,11 +14,16 @@ use crate::remediation::{planned, Mode};
 use crate::report::{remediation_text, to_text, write_json, RemediationDocument};
 use crate::rules::{evaluate, explain, Report, RuleId, Verdict};
 
+mod values;
+use values::{
+    parse_esm, parse_minutes, parse_region, parse_role_arn, parse_vpc_id, quote, read_accounts,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "esm-guard",
     version,
-    about = "Audit the network path of Lambda's Kafka event source mappings"
+    about = "Audit the network path of Lambda's event source mappings on Kafka, Amazon MQ and DocumentDB"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,7 +32,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Judge every Kafka event source mapping (or those in scope) against the rules.
+    /// Judge every event source mapping on Kafka, Amazon MQ or DocumentDB (or those in scope)
+    /// against the rules.
     Audit(AuditArgs),
     /// Record the facts to a file, for offline audits (`audit --snapshot`) and bug reports.
     Snapshot {
@@ -90,20 +96,29 @@ pub struct AuditArgs {
     /// problem on that mapping to clear, then judge it again; still reported then: fail.
     #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
     pub wait_confirm: Option<f64>,
+    /// Read another account through this role, assumed with the standard credentials.
+    #[arg(long, value_name = "ARN", value_parser = parse_role_arn, conflicts_with = "accounts")]
+    pub role_arn: Option<String>,
+    /// Audit every account listed in FILE (one 12-digit id per line; `#` starts a comment),
+    /// each through the role --role-name names there.
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+    /// With --accounts: the role to assume in each account.
+    #[arg(long, default_value = "esm-guard-audit", value_name = "NAME")]
+    pub role_name: String,
+    /// With --role-arn or --accounts: the external id the roles' trust policies require.
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+    /// With --role-arn or --accounts: the regions to audit, comma-separated (default: the
+    /// configured region).
+    #[arg(long, value_delimiter = ',', value_name = "REGION,...", value_parser = parse_region)]
+    pub regions: Vec<String>,
+    /// With --accounts: how many targets are read at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub concurrency: u16,
     /// With --wait-confirm: seconds between two looks at Lambda's report.
     #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub poll_interval: u64,
-}
-
-/// Minutes from 0 (exclusive) to 120, fractions allowed (`0.5` is 30 seconds).
-fn parse_minutes(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(m) if m.is_finite() && m > 0.0 && m <= 120.0 => Ok(m),
-        _ => Err(format!(
-            "{} is not a number of minutes from more than 0 to 120 (e.g. 10 or 0.5)",
-            quote(text)
-        )),
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,64 +138,13 @@ pub enum CliError {
     Collect(#[from] CollectError),
     #[error("snapshot {path}: {problem}")]
     Snapshot { path: String, problem: String },
+    #[error("{path}: {problem}")]
+    File { path: String, problem: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
         source: std::io::Error,
     },
-}
-
-/// At most this much of a bad value is repeated in an error.
-const QUOTE_MAX: usize = 80;
-
-fn quote(text: &str) -> String {
-    let cut: String = text.chars().take(QUOTE_MAX).collect();
-    let more = text.chars().count().saturating_sub(QUOTE_MAX);
-    let quoted = format!("{:?}", cut);
-    if more > 0 {
-        format!("{quoted} (and {more} more characters)")
-    } else {
-        quoted
-    }
-}
-
-fn parse_vpc_id(text: &str) -> Result<String, String> {
-    let hex = text.strip_prefix("vpc-").unwrap_or_default();
-    if !hex.is_empty() && hex.len() <= 17 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "{} is not a VPC id (vpc- followed by up to 17 hex digits)",
-            quote(text)
-        ))
-    }
-}
-
-/// A mapping UUID, or the ARN of one (`arn:PARTITION:lambda:REGION:ACCOUNT:event-source-mapping:UUID`).
-fn parse_esm(text: &str) -> Result<String, String> {
-    let is_uuid = |t: &str| {
-        let groups: Vec<&str> = t.split('-').collect();
-        groups.len() == 5
-            && groups
-                .iter()
-                .zip([8, 4, 4, 4, 12])
-                .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
-    };
-    let parts: Vec<&str> = text.split(':').collect();
-    let is_arn = parts.len() == 7
-        && parts[0] == "arn"
-        && crate::model::Partition::of_arn(text).is_some()
-        && parts[2] == "lambda"
-        && parts[5] == "event-source-mapping"
-        && is_uuid(parts[6]);
-    if is_uuid(text) || is_arn {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "{} is not an event source mapping UUID or ARN (e.g. 14e0db71-5d35-4eb5-b481-8945cf9d10c2)",
-            quote(text)
-        ))
-    }
 }
 
 /// Exit statuses of ARCHITECTURE.md.
@@ -220,6 +184,17 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Audit(args) => {
             let mode = args.remediate;
+            let fleet = args.role_arn.is_some() || args.accounts.is_some();
+            if fleet && (args.snapshot.is_some() || args.wait_confirm.is_some()) {
+                return Err(CliError::Usage(
+                    "--role-arn and --accounts read AWS accounts: not with --snapshot or --wait-confirm".into(),
+                ));
+            }
+            if !fleet && (!args.regions.is_empty() || args.external_id.is_some()) {
+                return Err(CliError::Usage(
+                    "--regions and --external-id go with --role-arn or --accounts".into(),
+                ));
+            }
             if args.wait_confirm.is_some() {
                 if args.snapshot.is_some() {
                     return Err(CliError::Usage(
@@ -251,6 +226,10 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
                     };
                     (report, actions, results, vec![])
                 }
+                None if fleet => {
+                    let run = audit_fleet_args(&args).await?;
+                    (run.report, run.actions, run.results, run.healing)
+                }
                 None => {
                     let run = remediate(&args.target, mode, args.max_actions).await?;
                     match args.wait_confirm {
@@ -276,8 +255,13 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
             let failed_action = results
                 .iter()
                 .any(|r| matches!(r.outcome, crate::remediation::Outcome::Failed { .. }));
+            // A target that could not be read needs a look as much as a failing mapping.
+            let unread = report.targets.iter().any(|t| t.error.is_some());
             Ok(
-                if report.mappings.iter().any(|m| m.verdict == Verdict::Fail) || failed_action {
+                if report.mappings.iter().any(|m| m.verdict == Verdict::Fail)
+                    || failed_action
+                    || unread
+                {
                     EXIT_FAIL
                 } else {
                     EXIT_OK
@@ -393,6 +377,65 @@ async fn remediate(
     spinner.finish_and_clear();
     let run = result?;
     tracing::info!(calls = run.calls, "audited");
+    Ok(run)
+}
+
+/// `--role-arn` / `--accounts`: every (account, region) through its role, a few at once.
+async fn audit_fleet_args(args: &AuditArgs) -> Result<crate::fleet::FleetRun, CliError> {
+    use crate::aws::assume::{RoleSpec, Target};
+    let timeouts = Timeouts {
+        connect: Some(Duration::from_secs(args.target.connect_timeout)),
+        read: Some(Duration::from_secs(args.target.read_timeout)),
+        operation: Some(Duration::from_secs(args.target.operation_timeout)),
+    };
+    let base = aws::load_config_with(args.target.region.clone(), timeouts, 5).await;
+    let Some(home) = base.region().map(|r| r.to_string()) else {
+        return Err(CliError::NoRegion);
+    };
+    let (accounts, role) = match (&args.role_arn, &args.accounts) {
+        (Some(arn), _) => (
+            vec![arn.split(':').nth(4).unwrap_or_default().to_string()],
+            arn.clone(),
+        ),
+        (None, Some(file)) => (read_accounts(file)?, args.role_name.clone()),
+        (None, None) => return Err(CliError::Usage("no account to audit".into())),
+    };
+    let regions = if args.regions.is_empty() {
+        vec![home]
+    } else {
+        args.regions.clone()
+    };
+    let targets: Vec<Target> = accounts
+        .iter()
+        .flat_map(|a| {
+            regions.iter().map(move |r| Target {
+                account: a.clone(),
+                region: r.clone(),
+            })
+        })
+        .collect();
+    let spinner = spinner();
+    let progress = |step: &str| spinner.set_message(step.to_string());
+    let options = CollectOptions {
+        scope: scope(&args.target),
+        for_remediation: false,
+        deadline: None,
+    };
+    let run = crate::fleet::audit_fleet(
+        &base,
+        &targets,
+        &RoleSpec {
+            role,
+            external_id: args.external_id.clone(),
+        },
+        &options,
+        args.remediate,
+        args.max_actions,
+        usize::from(args.concurrency),
+        &progress,
+    )
+    .await;
+    spinner.finish_and_clear();
     Ok(run)
 }
 
@@ -588,34 +631,4 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
     tmp.as_file().sync_all().map_err(failed)?;
     tmp.persist(path).map_err(|e| failed(e.error))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mapping_ids_are_checked_and_quoted_short() {
-        assert!(parse_esm("14e0db71-5d35-4eb5-b481-8945cf9d10c2").is_ok());
-        assert!(parse_esm(
-            "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
-        )
-        .is_ok());
-        assert!(parse_esm(
-            "arn:aws-cn:lambda:cn-north-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
-        )
-        .is_ok());
-        for bad in [
-            "",
-            "x",
-            "14e0db71-5d35-4eb5-b481",
-            "arn:aws:lambda:us-east-1:1:function:f",
-        ] {
-            assert!(parse_esm(bad).is_err(), "{bad}");
-        }
-        let huge = "a".repeat(70_000);
-        let error = parse_esm(&huge).unwrap_err();
-        assert!(error.len() < 300, "{}", error.len());
-        assert!(error.contains("69920 more characters"), "{error}");
-    }
 }

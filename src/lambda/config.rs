@@ -24,6 +24,23 @@ pub struct Config {
     /// `CONFIRM_SCHEDULE_GROUP` and `CONFIRM_ROLE_ARN`: where follow-ups are scheduled;
     /// `None` (both unset) leaves them to the next sweep.
     pub follow_ups: Option<FollowUpConfig>,
+    /// `MODE=hub`: the function audits the member accounts of an organization.
+    pub hub: Option<HubConfig>,
+}
+
+/// The hub's reach (`MODE=hub`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    /// `SPOKE_ROLE_NAME`: the audit role in each member (default `esm-guard-audit`).
+    pub role_name: String,
+    /// `SPOKE_EXTERNAL_ID`.
+    pub external_id: Option<String>,
+    /// `MEMBER_ACCOUNTS`; empty: the organization's active accounts (ListAccounts).
+    pub members: Vec<String>,
+    /// `MEMBER_REGIONS`; empty: the function's own region.
+    pub regions: Vec<String>,
+    /// `SWEEP_QUEUE_URL`: where the sweep sends one message per account and region.
+    pub sweep_queue_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +194,72 @@ impl Config {
             }
         };
 
+        let hub = match get("MODE").as_deref() {
+            None | Some("account") => None,
+            Some("hub") => {
+                let list = |var: &'static str,
+                            valid: fn(&str) -> bool,
+                            expected: &'static str|
+                 -> Result<Vec<String>, ConfigError> {
+                    let mut out = Vec::new();
+                    for item in get(var).unwrap_or_default().split(',') {
+                        let item = item.trim();
+                        if item.is_empty() {
+                            continue;
+                        }
+                        if !valid(item) {
+                            return Err(ConfigError::Invalid {
+                                var,
+                                value: item.to_string(),
+                                expected,
+                            });
+                        }
+                        out.push(item.to_string());
+                    }
+                    Ok(out)
+                };
+                let role_name = get("SPOKE_ROLE_NAME").unwrap_or_else(|| "esm-guard-audit".into());
+                if !is_role_name(&role_name) {
+                    return Err(ConfigError::Invalid {
+                        var: "SPOKE_ROLE_NAME",
+                        value: role_name,
+                        expected: "an IAM role name (1 to 64 of a-z A-Z 0-9 + = , . @ _ -)",
+                    });
+                }
+                let sweep_queue_url = get("SWEEP_QUEUE_URL").ok_or(ConfigError::Missing {
+                    var: "SWEEP_QUEUE_URL",
+                    meaning: "the SQS queue the hub's sweep fans out to (MODE=hub)",
+                })?;
+                Some(HubConfig {
+                    role_name,
+                    external_id: get("SPOKE_EXTERNAL_ID"),
+                    members: list(
+                        "MEMBER_ACCOUNTS",
+                        |a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()),
+                        "12-digit account ids, comma-separated",
+                    )?,
+                    regions: list(
+                        "MEMBER_REGIONS",
+                        |r| {
+                            r.split('-').count() >= 3
+                                && r.chars().all(|c| {
+                                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+                                })
+                        },
+                        "region codes, comma-separated (us-east-1,eu-west-1)",
+                    )?,
+                    sweep_queue_url,
+                })
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "MODE",
+                    value: other.to_string(),
+                    expected: "account or hub",
+                })
+            }
+        };
+
         Ok(Config {
             alert_topic_arn,
             alert_email_topic_arn,
@@ -187,6 +270,7 @@ impl Config {
             max_actions_per_run,
             confirm,
             follow_ups,
+            hub,
         })
     }
 
@@ -229,6 +313,13 @@ fn is_scheduler_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_role_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
 fn is_role_arn(text: &str) -> bool {
@@ -286,6 +377,7 @@ mod tests {
                 max_actions_per_run: 10,
                 confirm: ConfirmPolicy::default(),
                 follow_ups: None,
+                hub: None,
             }
         );
         assert_eq!(config.renotify_secs(), 86_400);
@@ -407,6 +499,59 @@ mod tests {
             let err = parse(&vars).unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn hub_mode_reads_its_reach() {
+        let mut vars = base();
+        vars.extend([
+            ("MODE", "hub"),
+            ("MEMBER_ACCOUNTS", "111111111111, 222222222222"),
+            ("MEMBER_REGIONS", "us-east-1,eu-west-1"),
+            ("SPOKE_EXTERNAL_ID", ""),
+            (
+                "SWEEP_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/sweep",
+            ),
+        ]);
+        let hub = parse(&vars).unwrap().hub.expect("hub");
+        assert_eq!(hub.members, ["111111111111", "222222222222"]);
+        assert_eq!(hub.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(hub.role_name, "esm-guard-audit");
+        assert_eq!(hub.external_id, None);
+        // The template's account mode: empty values.
+        let mut vars = base();
+        vars.extend([
+            ("MODE", "account"),
+            ("MEMBER_ACCOUNTS", ""),
+            ("SWEEP_QUEUE_URL", ""),
+        ]);
+        assert_eq!(parse(&vars).unwrap().hub, None);
+        for (var, value) in [
+            ("MODE", "org"),
+            ("MEMBER_ACCOUNTS", "1234"),
+            ("MEMBER_REGIONS", "mars"),
+            ("SPOKE_ROLE_NAME", "a role"),
+        ] {
+            let mut vars = base();
+            vars.extend([
+                ("MODE", "hub"),
+                (
+                    "SWEEP_QUEUE_URL",
+                    "https://sqs.us-east-1.amazonaws.com/123456789012/sweep",
+                ),
+            ]);
+            vars.retain(|(k, _)| *k != var);
+            vars.push((var, value));
+            let err = parse(&vars).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(value), "{err}");
+        }
+        let mut vars = base();
+        vars.push(("MODE", "hub"));
+        assert!(parse(&vars)
+            .unwrap_err()
+            .to_string()
+            .contains("SWEEP_QUEUE_URL"));
     }
 
     #[test]

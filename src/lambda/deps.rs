@@ -45,6 +45,8 @@ pub struct Deps {
     pub publisher: Publisher,
     pub state: StateStore,
     pub follow_ups: FollowUps,
+    /// `MODE=hub`: the member accounts' reach.
+    pub hub: Option<super::hub::Hub>,
     pub config: Config,
     pub options: Options,
 }
@@ -68,6 +70,7 @@ impl Deps {
                 aws_sdk_dynamodb::Client::new(sdk),
                 config.state_table.clone(),
             ),
+            hub: config.hub.clone().map(|h| super::hub::Hub::new(sdk, h)),
             config,
             options: Options::default(),
         }
@@ -92,6 +95,9 @@ pub enum HandlerError {
         total: usize,
         first: String,
     },
+    /// The hub could not list its members, fan its sweep out, or reach a member for now.
+    #[error("hub: {0}")]
+    Hub(String),
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -102,6 +108,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::State(_) => "StateError",
             HandlerError::Publish(_) => "PublishError",
             HandlerError::Mappings { .. } => "AlertError",
+            HandlerError::Hub(_) => "HubError",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.into(),

@@ -11,11 +11,13 @@ use tracing::{info, warn};
 
 pub use super::deps::{Deps, HandlerError, Options, SentAlert};
 use super::event::{classify, foreign, MappingChange, Trigger};
+use super::hub::{is_transient, sweep_target, Hub};
 use super::metrics::Metrics;
-use super::settle::{settle, Remediated};
+use super::settle::{settle, settle_unreachable, Remediated};
 use crate::audit::remediate;
+use crate::aws::assume::Target;
 use crate::aws::locate::{Locator, MappingStatus};
-use crate::aws::{CollectError, CollectOptions, Scope};
+use crate::aws::{Clients, CollectError, CollectOptions, Scope};
 use crate::model::{GapCause, Snapshot};
 use crate::remediation::ActionResult;
 use crate::rules::{MappingReport, RuleId, Severity, Summary, Verdict};
@@ -39,6 +41,19 @@ pub struct Outcome {
     pub deferred: Vec<String>,
     /// The follow-up checks scheduled (EventBridge Scheduler schedule names).
     pub follow_ups: Vec<String>,
+    /// A hub's sweep: how many (account, region) messages it sent to the sweep queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanned_out: Option<usize>,
+    /// A hub's sweep queue batch: the records to deliver again (Lambda's partial batch
+    /// response: a throttled or unreachable target is retried alone).
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -52,6 +67,20 @@ pub struct ScopeSummary {
 }
 
 impl Outcome {
+    /// Adds one target's outcome to a batch's.
+    fn absorb(&mut self, one: Outcome) {
+        self.mappings_audited += one.mappings_audited;
+        self.verdicts.pass += one.verdicts.pass;
+        self.verdicts.warn += one.verdicts.warn;
+        self.verdicts.fail += one.verdicts.fail;
+        self.verdicts.unknown += one.verdicts.unknown;
+        self.alerts.extend(one.alerts);
+        self.api_calls += one.api_calls;
+        self.remediation.extend(one.remediation);
+        self.deferred.extend(one.deferred);
+        self.follow_ups.extend(one.follow_ups);
+    }
+
     pub fn metrics(&self) -> Metrics {
         Metrics {
             trigger: self.trigger.clone(),
@@ -117,36 +146,224 @@ pub async fn handle_until(
     now: i64,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<Outcome, HandlerError> {
-    let mut trigger = classify(event)?;
-    if !matches!(trigger, Trigger::Ignored { .. }) {
-        if let Some(reason) = foreign(
-            event,
-            &deps.clients.region,
-            deps.account.get().map(String::as_str),
-        ) {
-            trigger = Trigger::Ignored { reason };
+    if let Some(hub) = &deps.hub {
+        if is_sqs_batch(event) {
+            return handle_batch(deps, hub, event, now, deadline).await;
         }
     }
-    let before = deps.state.calls() + deps.publisher.calls();
-    let locator = Locator::new(&deps.clients);
+    let mut trigger = classify(event)?;
     let mut outcome = Outcome {
         trigger: trigger.kind().to_string(),
         ..Outcome::default()
     };
-    let result = run(deps, &trigger, &locator, now, deadline, &mut outcome).await;
+    let before = deps.state.calls() + deps.publisher.calls();
+    // Whose network: the function's own account, or (hub) the member the event comes from.
+    let (clients, account) = match &deps.hub {
+        None => {
+            if !matches!(trigger, Trigger::Ignored { .. }) {
+                if let Some(reason) = foreign(
+                    event,
+                    &deps.clients.region,
+                    deps.account.get().map(String::as_str),
+                ) {
+                    trigger = Trigger::Ignored { reason };
+                }
+            }
+            (deps.clients.clone(), None)
+        }
+        Some(hub) => {
+            if matches!(trigger, Trigger::Sweep { .. }) {
+                fan_out(hub, &mut outcome).await?;
+                return Ok(outcome);
+            }
+            let text = |k: &str| event.get(k).and_then(Value::as_str).unwrap_or_default();
+            let target = Target {
+                account: text("account").to_string(),
+                region: text("region").to_string(),
+            };
+            if let Some(reason) = hub.admits(&target.account, &target.region) {
+                trigger = Trigger::Ignored { reason };
+            }
+            if let Trigger::Ignored { reason } = &trigger {
+                info!(%reason, "event ignored");
+                outcome.trigger = "ignored".into();
+                outcome.detail = reason.clone();
+                return Ok(outcome);
+            }
+            match member_clients(deps, hub, &target, now, &mut outcome).await? {
+                Some(clients) => (clients, Some(target.account)),
+                None => return Ok(outcome),
+            }
+        }
+    };
+    outcome.trigger = trigger.kind().to_string();
+    let locator = Locator::new(&clients);
+    let result = run(
+        deps,
+        &clients,
+        account.as_deref(),
+        &trigger,
+        &locator,
+        now,
+        deadline,
+        &mut outcome,
+    )
+    .await;
     outcome.api_calls +=
         (locator.calls() + deps.state.calls() + deps.publisher.calls()).saturating_sub(before);
     result.map(|()| outcome)
 }
 
-async fn run(
+/// A hub's scheduled sweep: one queue message per member and region.
+async fn fan_out(hub: &Hub, outcome: &mut Outcome) -> Result<(), HandlerError> {
+    let targets = hub.targets().await.map_err(HandlerError::Hub)?;
+    let sent = hub.fan_out(&targets).await.map_err(HandlerError::Hub)?;
+    info!(targets = targets.len(), sent, "sweep fanned out");
+    outcome.detail = format!("sweep fanned out to {sent} account-region target(s)");
+    outcome.fanned_out = Some(sent);
+    Ok(())
+}
+
+/// A member's clients, or `None` when its role cannot be assumed: then its own alert says
+/// so (never a silent skip), and a transient failure is an error, for a retry.
+async fn member_clients(
     deps: &Deps,
+    hub: &Hub,
+    target: &Target,
+    now: i64,
+    outcome: &mut Outcome,
+) -> Result<Option<Clients>, HandlerError> {
+    let role_arn = hub.role_arn(&target.account);
+    match hub.clients(target).await {
+        Ok(clients) => {
+            // It may not have been readable before: close that alert.
+            let sent =
+                settle_unreachable(deps, &target.account, &target.region, &role_arn, None, now)
+                    .await?;
+            outcome.alerts.extend(sent);
+            Ok(Some(clients))
+        }
+        Err(error) if is_transient(&error) => Err(HandlerError::Hub(error.to_string())),
+        Err(error) => {
+            warn!(%error, account = %target.account, region = %target.region, "a member cannot be read");
+            let sent = settle_unreachable(
+                deps,
+                &target.account,
+                &target.region,
+                &role_arn,
+                Some(&error.message),
+                now,
+            )
+            .await?;
+            outcome.alerts.extend(sent);
+            outcome.detail = format!("{target}: {error}");
+            Ok(None)
+        }
+    }
+}
+
+/// A batch of the hub's sweep queue: each record one (account, region) swept; a record
+/// that fails for a reason that may pass is reported back for a retry of its own.
+async fn handle_batch(
+    deps: &Deps,
+    hub: &Hub,
+    event: &Value,
+    now: i64,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Outcome, HandlerError> {
+    let mut outcome = Outcome {
+        trigger: "sweep-target".into(),
+        ..Outcome::default()
+    };
+    let records = event
+        .get("Records")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for record in records {
+        let id = record
+            .get("messageId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let body = record
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let target = match sweep_target(body) {
+            Ok(t) => t,
+            Err(why) => {
+                // Not ours, and never will be: dropped with a log line, not retried forever.
+                warn!(%id, %why, "a sweep queue message that is not a target");
+                continue;
+            }
+        };
+        let result = async {
+            if let Some(reason) = hub.admits(&target.account, &target.region) {
+                info!(%reason, "sweep target ignored");
+                return Ok(());
+            }
+            let before = deps.state.calls() + deps.publisher.calls();
+            let Some(clients) = member_clients(deps, hub, &target, now, &mut outcome).await? else {
+                return Ok(());
+            };
+            let locator = Locator::new(&clients);
+            let sweep = Trigger::Sweep {
+                source: format!("hub sweep of {target}"),
+            };
+            let mut one = Outcome::default();
+            let result = run(
+                deps,
+                &clients,
+                Some(&target.account),
+                &sweep,
+                &locator,
+                now,
+                deadline,
+                &mut one,
+            )
+            .await;
+            one.api_calls += (locator.calls() + deps.state.calls() + deps.publisher.calls())
+                .saturating_sub(before);
+            outcome.absorb(one);
+            result
+        }
+        .await;
+        if let Err(error) = result {
+            warn!(%id, %target, %error, "sweep target failed: it is delivered again");
+            outcome.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+/// An SQS event (the hub's sweep queue), not an EventBridge one.
+fn is_sqs_batch(event: &Value) -> bool {
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .is_some_and(|r| {
+            r.iter()
+                .all(|x| x.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+        })
+}
+
+/// Audits what `trigger` touches through `clients` (the function's own account, or a
+/// member's: then `account` names it), and settles each mapping's alert.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run(
+    deps: &Deps,
+    clients: &Clients,
+    account: Option<&str>,
     trigger: &Trigger,
     locator: &Locator<'_>,
     now: i64,
     deadline: Option<tokio::time::Instant>,
     outcome: &mut Outcome,
 ) -> Result<(), HandlerError> {
+    let region = clients.region.as_str();
     let scope = match trigger {
         Trigger::Ignored { reason } => {
             info!(%reason, "event ignored");
@@ -171,7 +388,7 @@ async fn run(
             match locator.mapping_status(uuid).await? {
                 MappingStatus::NotFound => {
                     info!(%uuid, "the mapping no longer exists");
-                    return close_deleted(deps, uuid, now, outcome).await;
+                    return close_deleted(deps, region, uuid, now, outcome).await;
                 }
                 MappingStatus::Found { audited: false, .. } => {
                     info!(%uuid, "the mapping's pollers do not run in a VPC of the account (SQS, Kinesis, ...): nothing to audit");
@@ -198,7 +415,7 @@ async fn run(
             match locator.mapping_status(uuid).await? {
                 MappingStatus::NotFound => {
                     info!(%uuid, "the mapping of a follow-up no longer exists");
-                    return close_deleted(deps, uuid, now, outcome).await;
+                    return close_deleted(deps, region, uuid, now, outcome).await;
                 }
                 MappingStatus::Found { audited: false, .. } => return Ok(()),
                 MappingStatus::Found { .. } => Scope {
@@ -269,16 +486,21 @@ async fn run(
     let max_actions = deps.config.max_actions_per_run as usize;
     // Off: collect, judge, plan. Plan: also gate the plan. Apply: make the changes, then
     // collect and judge again; the alerts speak of the state after.
-    let run = match remediate(&deps.clients, &options, mode, max_actions, &progress).await {
+    let run = match remediate(clients, &options, mode, max_actions, &progress).await {
         Ok(run) => run,
         // Deleted between the event and now: close it like a deletion.
         Err(CollectError::MappingNotFound(uuid)) => {
-            return close_deleted(deps, &uuid, now, outcome).await
+            return close_deleted(deps, region, &uuid, now, outcome).await
         }
         Err(e) => return Err(e.into()),
     };
     outcome.api_calls += run.calls;
-    let report = &run.after_report;
+    // A hub's mappings carry their member account into the state and the alerts.
+    let mut owned = run.after_report.clone();
+    for m in &mut owned.mappings {
+        m.account = account.map(str::to_string);
+    }
+    let report = &owned;
     let actions = &run.after_actions;
     outcome.mappings_audited = report.mappings.len();
     outcome.verdicts = report.summary;
@@ -346,7 +568,7 @@ async fn run(
             Some(mapping),
             actions,
             &remediation,
-            &report.region,
+            region,
             now,
         )
         .await
@@ -371,14 +593,25 @@ async fn run(
         // mapping is gone.
         let listed: std::collections::HashSet<&str> =
             report.mappings.iter().map(|m| m.uuid.as_str()).collect();
-        for uuid in deps.state.open_mappings().await? {
-            if listed.contains(uuid.as_str()) {
+        // Only the alerts of this account and region: a hub's table holds many.
+        let own = account.or(deps.account.get().map(String::as_str));
+        let here = |a: &Option<String>, r: &Option<String>| {
+            a.as_deref().is_none_or(|a| Some(a) == own) && r.as_deref().is_none_or(|r| r == region)
+        };
+        for open in deps.state.open_mappings().await? {
+            if listed.contains(open.uuid.as_str()) || !here(&open.account, &open.region) {
                 continue;
             }
+            // A row without its account (written before accounts were kept) in a hub run
+            // could be any member's: never close it on this member's word.
+            if account.is_some() && open.account.is_none() {
+                continue;
+            }
+            let uuid = open.uuid;
             match locator.mapping_status(&uuid).await {
                 Ok(MappingStatus::NotFound) => {
                     info!(%uuid, "an open alert's mapping is gone: closing it");
-                    if let Err(error) = close_deleted(deps, &uuid, now, outcome).await {
+                    if let Err(error) = close_deleted(deps, region, &uuid, now, outcome).await {
                         errors.push(error);
                     }
                 }
@@ -431,6 +664,7 @@ fn undecided_for_now(snapshot: &Snapshot, mapping: &MappingReport) -> bool {
 
 async fn close_deleted(
     deps: &Deps,
+    region: &str,
     uuid: &str,
     now: i64,
     outcome: &mut Outcome,
@@ -441,7 +675,7 @@ async fn close_deleted(
         change: None,
         follow_up: None,
     };
-    let settled = settle(deps, uuid, None, &[], &nothing, &deps.clients.region, now).await?;
+    let settled = settle(deps, uuid, None, &[], &nothing, region, now).await?;
     outcome.alerts.extend(settled.sent);
     Ok(())
 }

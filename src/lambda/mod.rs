@@ -7,5 +7,6 @@ pub mod config;
 mod deps;
 pub mod event;
 pub mod handler;
+pub mod hub;
 pub mod metrics;
 mod settle;

@@ -112,6 +112,10 @@ pub(super) async fn settle(
             }
             let mut state = previous.cloned().unwrap_or_default();
             state.confirm = step.next.clone();
+            state.region = Some(region.to_string());
+            if let Some(a) = mapping.and_then(|m| m.account.clone()) {
+                state.account = Some(a);
+            }
             if state.function_arn.is_empty() {
                 state.function_arn = mapping.map(|m| m.function_arn.clone()).unwrap_or_default();
             }
@@ -128,7 +132,16 @@ pub(super) async fn settle(
             if written.is_none() {
                 continue;
             }
-            let scheduled = follow_up(deps, uuid, region, previous, &step, now).await;
+            let scheduled = follow_up(
+                deps,
+                uuid,
+                region,
+                mapping.and_then(|m| m.account.as_deref()),
+                previous,
+                &step,
+                now,
+            )
+            .await;
             return Ok(Settled {
                 sent: None,
                 scheduled,
@@ -152,7 +165,16 @@ pub(super) async fn settle(
             continue;
         };
         // Only the claim's holder schedules: racing invocations make one follow-up.
-        let scheduled = follow_up(deps, uuid, region, previous, &step, now).await;
+        let scheduled = follow_up(
+            deps,
+            uuid,
+            region,
+            mapping.and_then(|m| m.account.as_deref()),
+            previous,
+            &step,
+            now,
+        )
+        .await;
 
         let function_arn = mapping
             .map(|m| m.function_arn.clone())
@@ -205,6 +227,10 @@ pub(super) async fn settle(
             deps.state.delete(uuid, claim).await?
         } else {
             let mut next = alert::next_state(kind, previous, problem.as_ref(), &function_arn, now);
+            next.region = Some(region.to_string());
+            if let Some(a) = mapping.and_then(|m| m.account.clone()) {
+                next.account = Some(a);
+            }
             if !kind.closes() {
                 next.confirm = step.next.clone();
             }
@@ -243,6 +269,7 @@ async fn follow_up(
     deps: &Deps,
     uuid: &str,
     region: &str,
+    member: Option<&str>,
     previous: Option<&AlertState>,
     step: &confirm::Step,
     now: i64,
@@ -263,7 +290,9 @@ async fn follow_up(
         }
     }
     let schedule = step.schedule.as_ref()?;
-    let (Some(target), Some(account)) = (deps.function_arn.get(), deps.account.get()) else {
+    // The follow-up event names the mapping's account (a hub's member) and region.
+    let account = member.or(deps.account.get().map(String::as_str));
+    let (Some(target), Some(account)) = (deps.function_arn.get(), account) else {
         warn!(%uuid, "the function's own ARN is not known: no follow-up scheduled; the next sweep looks again");
         return None;
     };
@@ -286,4 +315,79 @@ async fn follow_up(
             None
         }
     }
+}
+
+/// Brings the alert about a member the hub cannot read (`error`), or can read again
+/// (`None`), up to date: one thread per account and region, sent once per change.
+pub(super) async fn settle_unreachable(
+    deps: &Deps,
+    account: &str,
+    region: &str,
+    role_arn: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<Option<SentAlert>, HandlerError> {
+    let key = crate::alert::unreachable::thread(account, region);
+    let record = deps.state.get(&key).await?;
+    let open = record.as_ref().is_some_and(|r| r.state.open);
+    let kind = match (open, error) {
+        (false, Some(_)) => AlertKind::New,
+        (true, None) => AlertKind::Resolved,
+        _ => return Ok(None),
+    };
+    let next = AlertState {
+        open: error.is_some(),
+        last_alerted: now,
+        severity: Some(crate::rules::Severity::Unknown),
+        rules: vec!["insufficient-data".into()],
+        account: Some(account.to_string()),
+        region: Some(region.to_string()),
+        ..AlertState::default()
+    };
+    // Written first, conditionally: of two racing sweeps only one sends.
+    let renotify = deps.config.renotify_secs();
+    let Some(written) = deps
+        .state
+        .put(
+            &key,
+            &next,
+            record.as_ref().map(|r| r.version),
+            None,
+            alert::expires_at(&next, now, renotify),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let message = crate::alert::unreachable::compose(account, region, role_arn, error, now);
+    let message_id = match deps.publisher.publish(&message).await {
+        Ok(id) => id,
+        Err(e) => {
+            // Put back what was there: the retry alerts again.
+            let undone = match &record {
+                Some(r) => deps
+                    .state
+                    .put(
+                        &key,
+                        &r.state,
+                        Some(written),
+                        None,
+                        alert::expires_at(&r.state, now, renotify),
+                    )
+                    .await
+                    .map(|_| ()),
+                None => deps.state.delete(&key, written).await.map(|_| ()),
+            };
+            if let Err(undo) = undone {
+                warn!(%account, %region, error = %undo, "could not undo the member alert's state");
+            }
+            return Err(e.into());
+        }
+    };
+    info!(%account, %region, kind = kind.as_str(), "member account alert sent");
+    Ok(Some(SentAlert {
+        uuid: key,
+        kind: kind.as_str(),
+        message_id,
+    }))
 }

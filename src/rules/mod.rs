@@ -117,6 +117,9 @@ pub struct MappingReport {
     /// Lambda's own report of a problem (`LastProcessingResult`), classified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_report: Option<reported::LambdaReport>,
+    /// The account it lives in, when one run reads several (a hub, `--accounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -132,6 +135,20 @@ pub struct Report {
     pub region: String,
     pub mappings: Vec<MappingReport>,
     pub summary: Summary,
+    /// One row per account and region, when one run reads several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetSummary>,
+}
+
+/// What one account and region of a multi-account run gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetSummary {
+    pub account: String,
+    pub region: String,
+    pub summary: Summary,
+    /// Why it could not be read (its role could not be assumed, a listing failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Summary {
@@ -195,6 +212,7 @@ pub(crate) fn evaluate_where(
         region: index.snapshot.region.clone(),
         mappings,
         summary,
+        targets: Vec::new(),
     }
 }
 
@@ -284,6 +302,7 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         verdict: Verdict::from_severities(findings.iter().map(|f| f.severity)),
         findings,
         lambda_report,
+        account: None,
     };
     // Lambda's report says something else once the rest is known to be fine.
     reported::reassess(&mut report, None);

@@ -6,6 +6,7 @@ mod bad_input;
 mod collect;
 mod engine;
 mod faults;
+mod hub;
 mod iam;
 mod lambda;
 mod mocked;

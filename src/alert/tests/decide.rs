@@ -73,6 +73,8 @@ fn decisions() {
         rules: vec!["no-service-path".into()],
         function_arn: FUNCTION.into(),
         confirm: None,
+        account: None,
+        region: None,
     };
     let closed = AlertState {
         open: false,

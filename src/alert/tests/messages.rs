@@ -178,6 +178,8 @@ fn resolved_and_deleted_messages() {
         rules: vec!["broker-ingress".into()],
         function_arn: FUNCTION.into(),
         confirm: None,
+        account: None,
+        region: None,
     };
     let msg = compose(&ctx(
         AlertKind::Resolved,
@@ -252,6 +254,8 @@ fn changed_and_reminder_say_so() {
         rules: vec!["broker-ingress".into()],
         function_arn: FUNCTION.into(),
         confirm: None,
+        account: None,
+        region: None,
     };
     let msg = compose(&ctx(
         AlertKind::Changed,

@@ -52,6 +52,7 @@ pub(super) fn mapping(findings: Vec<Finding>) -> MappingReport {
         verdict: Verdict::from_severities(findings.iter().map(|f| f.severity)),
         findings,
         lambda_report: None,
+        account: None,
     }
 }
 

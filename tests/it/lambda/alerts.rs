@@ -345,6 +345,8 @@ async fn state_writes_are_conditional_on_the_version_read() {
             due: NOW + 600,
             exhausted: false,
         }),
+        account: Some("111111111111".into()),
+        region: Some("us-east-1".into()),
     };
     let uuid = "00000000-0000-0000-0000-000000000001";
     assert_eq!(

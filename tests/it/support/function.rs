@@ -48,6 +48,7 @@ pub fn default_config(alert_topic_arn: String) -> Config {
         max_actions_per_run: 10,
         confirm: Default::default(),
         follow_ups: None,
+        hub: None,
     }
 }
 
