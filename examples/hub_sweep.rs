@@ -72,8 +72,10 @@ async fn seed_member(endpoint: &str, n: usize, mappings: usize) {
     let cluster = b
         .msk_cluster("orders", &subnets, std::slice::from_ref(&sg), Auth::Iam)
         .await;
-    let function = b.function("orders-consumer").await;
-    for _ in 0..mappings {
+    // One function per mapping: Lambda refuses a second mapping of the same function,
+    // source and topics.
+    for i in 0..mappings {
+        let function = b.function(&format!("orders-consumer-{i}")).await;
         b.msk_mapping(&function, &cluster, false, None).await;
     }
 }

@@ -211,8 +211,11 @@ What is patched in moto 5.2.5 (see ``apply_patches``)
       a member of an organization.``  MaxResults 1-20 (else InvalidInputException, Reason
       MIN_VALUE_EXCEEDED/MAX_VALUE_EXCEEDED), 20 a page without it; NextToken as returned
       (else InvalidInputException INVALID_NEXT_TOKEN); the accounts in joining order, the
-      management account included, each ``{Id, Arn, Email, Name, Status, State,
-      JoinedMethod, JoinedTimestamp}``.  moto as it is: CreateOrganization (FeatureSet ALL by
+      management account included, each ``{Id, Arn, Email, Name, State,
+      JoinedMethod, JoinedTimestamp}``: no ``Status``, which AWS retired on 2026-09-09.
+    * Organizations DescribeAccount: the same callers as ListAccounts; AccountId of 12 digits
+      (else InvalidInputException), an account of the organization (else 400
+      AccountNotFoundException); the account as ListAccounts shows it.  moto as it is: CreateOrganization (FeatureSet ALL by
       default; the management account is listed as "master"), CreateAccount (SUCCEEDED at
       once, where AWS answers IN_PROGRESS and creates the account asynchronously; a random
       12-digit id, usable as an access key like any other; OrganizationAccountAccessRole
@@ -3029,7 +3032,9 @@ def _patch_organizations() -> None:
     from moto.organizations import responses as orr
     from moto.organizations.models import organizations_backends
 
-    def list_accounts(self: Any) -> str:
+    def readable_backend(self: Any) -> Any:
+        """The organization the caller may read: its own (management account), or the one it
+        is a delegated administrator of; else the error AWS answers."""
         caller = self.current_account
         partition = self.partition
         backend = organizations_backends[caller][partition]
@@ -3040,6 +3045,10 @@ def _patch_organizations() -> None:
             backend = organizations_backends[management[0]][management[1]]
             if not any(admin.account.id == caller for admin in backend.admins):
                 raise _org_error("AccessDeniedException", "You don't have permissions to access this resource.")
+        return backend
+
+    def list_accounts(self: Any) -> str:
+        backend = readable_backend(self)
         max_results = self._get_param("MaxResults")
         if max_results is not None:
             if not isinstance(max_results, int) or isinstance(max_results, bool):
@@ -3055,12 +3064,31 @@ def _patch_organizations() -> None:
         if start is None:
             raise _org_error("InvalidInputException", "The specified pagination token isn't valid.", "INVALID_NEXT_TOKEN")
         accounts = sorted(backend.accounts, key=lambda a: a.create_time)
-        result: dict[str, Any] = {"Accounts": [a.describe() for a in accounts[start : start + size]]}
+        result: dict[str, Any] = {"Accounts": [_org_account(a) for a in accounts[start : start + size]]}
         if start + size < len(accounts):
             result["NextToken"] = encode_token("orgaccounts", start + size)
         return json.dumps(result)
 
+    def describe_account(self: Any) -> str:
+        backend = readable_backend(self)
+        account_id = self._get_param("AccountId")
+        if not isinstance(account_id, str) or not ACCOUNT_KEY_RE.match(account_id):
+            raise _org_error("InvalidInputException", "You specified an invalid value.", "INVALID_INPUT")
+        account = next((a for a in backend.accounts if a.id == account_id), None)
+        if account is None:
+            raise _org_error("AccountNotFoundException", "You specified an account that doesn't exist.")
+        return json.dumps({"Account": _org_account(account)})
+
     orr.OrganizationsResponse.list_accounts = list_accounts
+    orr.OrganizationsResponse.describe_account = describe_account
+
+
+def _org_account(account: Any) -> dict[str, Any]:
+    """An account as Organizations shows it since 2026-09-09: ``State``, and no ``Status``
+    (retired that day), so a reader that still needs ``Status`` fails here as it would there."""
+    described = dict(account.describe())
+    described.pop("Status", None)
+    return described
 
 
 def register_organization_account(payload: Any) -> dict[str, Any]:
@@ -3126,7 +3154,7 @@ def register_organization_account(payload: Any) -> dict[str, Any]:
     account.name = name
     account.email = email
     account.status = account.state = status
-    return {"OrganizationId": org.id, "ManagementAccount": management, **account.describe()}
+    return {"OrganizationId": org.id, "ManagementAccount": management, **_org_account(account)}
 
 
 # --------------------------------------------------------------------------- sqs

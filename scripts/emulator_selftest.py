@@ -1733,10 +1733,12 @@ def organizations_list_accounts(ctx: Ctx) -> None:
         status, body = ctx.control("POST", "/_esm_guard/organizations/account",
                                    {"ManagementAccount": hub, "Id": member, "Name": f"member-{n}"})
         assert status == 200, body
-        assert body["Id"] == member and body["Status"] == "ACTIVE" and body["JoinedMethod"] == "INVITED", body
+        assert body["Id"] == member and body["State"] == "ACTIVE" and body["JoinedMethod"] == "INVITED", body
+        assert "Status" not in body, body  # retired by AWS on 2026-09-09
     org = ctx.client("organizations", hub)
     accounts = org.list_accounts()["Accounts"]
-    assert [(a["Id"], a["Name"], a["Status"]) for a in accounts] == [
+    assert not any("Status" in a for a in accounts), accounts
+    assert [(a["Id"], a["Name"], a["State"]) for a in accounts] == [
         (hub, "master", "ACTIVE"), (members[0], "member-0", "ACTIVE"), (members[1], "member-1", "ACTIVE")], accounts
     assert accounts[1]["Arn"].startswith(f"arn:aws:organizations::{hub}:account/o-") and accounts[1]["Arn"].endswith(f"/{members[0]}")
     assert accounts[1]["Email"] == f"aws+{members[0]}@example.com"
@@ -1748,7 +1750,15 @@ def organizations_list_accounts(ctx: Ctx) -> None:
     ctx.control("POST", "/_esm_guard/organizations/account",
                 {"ManagementAccount": hub, "Id": members[1], "Name": "member-1", "Status": "SUSPENDED"})
     accounts = org.list_accounts()["Accounts"]
-    assert [(a["Name"], a["Status"]) for a in accounts] == [("hub", "ACTIVE"), ("member-0", "ACTIVE"), ("member-1", "SUSPENDED")]
+    assert [(a["Name"], a["State"]) for a in accounts] == [("hub", "ACTIVE"), ("member-0", "ACTIVE"), ("member-1", "SUSPENDED")]
+    # DescribeAccount: the same callers, one account of the organization
+    one = org.describe_account(AccountId=members[1])["Account"]
+    assert (one["Id"], one["Name"], one["State"]) == (members[1], "member-1", "SUSPENDED") and "Status" not in one, one
+    assert client_error(lambda: org.describe_account(AccountId=outsider))[:2] == ("AccountNotFoundException", 400)
+    assert client_error(lambda: ctx.client("organizations", members[0]).describe_account(AccountId=hub)) == (
+        "AccessDeniedException", 400, "You don't have permissions to access this resource.")
+    assert client_error(lambda: ctx.client("organizations", outsider).describe_account(AccountId=hub))[:2] == (
+        "AWSOrganizationsNotInUseException", 400)
     # pages of 20 by default, MaxResults 1-20
     for n, member in enumerate(members[2:], start=2):
         ctx.control("POST", "/_esm_guard/organizations/account", {"ManagementAccount": hub, "Id": member, "Name": f"member-{n}"})
@@ -1792,7 +1802,7 @@ def organizations_through_the_api(ctx: Ctx) -> None:
     assert status["State"] == "SUCCEEDED", status  # moto: at once (AWS: IN_PROGRESS, then SUCCEEDED)
     made = org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
     assert re.fullmatch(r"\d{12}", made), made
-    listed = {a["Id"]: (a["Name"], a["Status"]) for a in org.list_accounts()["Accounts"]}
+    listed = {a["Id"]: (a["Name"], a["State"]) for a in org.list_accounts()["Accounts"]}
     assert listed[made] == ("made", "ACTIVE"), listed
     # the random id is an emulator account like any other; OrganizationAccountAccessRole trusts the management account
     creds = ctx.client("sts", management).assume_role(

@@ -269,6 +269,7 @@ mod tests {
                 confirmation: None,
             }),
             account: None,
+            account_name: None,
         }
     }
 

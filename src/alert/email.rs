@@ -87,6 +87,21 @@ pub(super) fn email_body(ctx: &AlertContext<'_>, facts: &Facts, steps: &[Step]) 
         })
     );
     let _ = writeln!(out, "  Region:    {}", plain(ctx.region));
+    // A hub's alerts name the member account (and its name, when Organizations told it).
+    if let Some(account) = ctx
+        .mapping
+        .and_then(|m| m.account.as_deref())
+        .or_else(|| ctx.previous.and_then(|p| p.account.as_deref()))
+    {
+        match ctx.mapping.and_then(|m| m.account_name.as_deref()) {
+            Some(name) => {
+                let _ = writeln!(out, "  Account:   {} ({})", plain(account), plain(name));
+            }
+            None => {
+                let _ = writeln!(out, "  Account:   {}", plain(account));
+            }
+        }
+    }
     if let Some(m) = ctx.mapping {
         let source = m.source.text(false);
         let _ = writeln!(

@@ -177,6 +177,9 @@ pub(super) fn write_mapping_md(out: &mut String, ctx: &AlertContext<'_>, facts: 
         .or_else(|| ctx.previous.and_then(|p| p.account.as_deref()))
     {
         let _ = write!(out, " of account {}", code(account));
+        if let Some(name) = ctx.mapping.and_then(|m| m.account_name.as_deref()) {
+            let _ = write!(out, " ({})", code(name));
+        }
     }
     if let Some(m) = ctx.mapping {
         match &m.source {

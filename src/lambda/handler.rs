@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 pub use super::deps::{Deps, HandlerError, Options, SentAlert};
 use super::event::{classify, foreign, MappingChange, Trigger};
-use super::hub::{is_transient, sweep_target, Hub};
+use super::hub::{is_transient, sweep_name, sweep_target, Hub, Member};
 use super::metrics::Metrics;
 use super::settle::{settle, settle_unreachable, Remediated};
 use crate::audit::remediate;
@@ -191,7 +191,16 @@ pub async fn handle_until(
                 return Ok(outcome);
             }
             match member_clients(deps, hub, &target, now, &mut outcome).await? {
-                Some(clients) => (clients, Some(target.account)),
+                Some(clients) => {
+                    let name = hub.account_name(&target.account).await;
+                    (
+                        clients,
+                        Some(Member {
+                            id: target.account,
+                            name,
+                        }),
+                    )
+                }
                 None => return Ok(outcome),
             }
         }
@@ -201,7 +210,7 @@ pub async fn handle_until(
     let result = run(
         deps,
         &clients,
-        account.as_deref(),
+        account.as_ref(),
         &trigger,
         &locator,
         now,
@@ -307,6 +316,13 @@ async fn handle_batch(
             let Some(clients) = member_clients(deps, hub, &target, now, &mut outcome).await? else {
                 return Ok(());
             };
+            if let Some(name) = sweep_name(body) {
+                hub.remember_name(&target.account, Some(&name));
+            }
+            let member = Member {
+                id: target.account.clone(),
+                name: hub.account_name(&target.account).await,
+            };
             let locator = Locator::new(&clients);
             let sweep = Trigger::Sweep {
                 source: format!("hub sweep of {target}"),
@@ -315,7 +331,7 @@ async fn handle_batch(
             let result = run(
                 deps,
                 &clients,
-                Some(&target.account),
+                Some(&member),
                 &sweep,
                 &locator,
                 now,
@@ -351,12 +367,12 @@ fn is_sqs_batch(event: &Value) -> bool {
 }
 
 /// Audits what `trigger` touches through `clients` (the function's own account, or a
-/// member's: then `account` names it), and settles each mapping's alert.
+/// member's: then `member` names it), and settles each mapping's alert.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
     deps: &Deps,
     clients: &Clients,
-    account: Option<&str>,
+    member: Option<&Member>,
     trigger: &Trigger,
     locator: &Locator<'_>,
     now: i64,
@@ -364,6 +380,7 @@ pub(super) async fn run(
     outcome: &mut Outcome,
 ) -> Result<(), HandlerError> {
     let region = clients.region.as_str();
+    let account = member.map(|m| m.id.as_str());
     let scope = match trigger {
         Trigger::Ignored { reason } => {
             info!(%reason, "event ignored");
@@ -499,6 +516,7 @@ pub(super) async fn run(
     let mut owned = run.after_report.clone();
     for m in &mut owned.mappings {
         m.account = account.map(str::to_string);
+        m.account_name = member.and_then(|m| m.name.clone());
     }
     let report = &owned;
     let actions = &run.after_actions;

@@ -23,14 +23,46 @@ pub struct Hub {
     sqs: aws_sdk_sqs::Client,
     organizations: aws_sdk_organizations::Client,
     clients: Mutex<HashMap<Target, Clients>>,
+    /// Members' names from Organizations (`None`: not readable), kept for the container's life.
+    names: Mutex<HashMap<String, Option<String>>>,
     /// The hub's own region: the members' default.
     region: String,
 }
 
-/// The body of one fan-out message.
-pub fn sweep_message(target: &Target) -> String {
-    serde_json::json!({"esm-guard": "sweep", "account": target.account, "region": target.region})
-        .to_string()
+/// The member account a hub run reads, and its name when Organizations told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// The body of one fan-out message: the target, and the account's name when the sweep
+/// read it (so the consumer need not ask Organizations again).
+pub fn sweep_message(target: &Target, name: Option<&str>) -> String {
+    let mut body = serde_json::json!({"esm-guard": "sweep", "account": target.account, "region": target.region});
+    if let Some(name) = name {
+        body["name"] = name.into();
+    }
+    body.to_string()
+}
+
+/// The account's name a fan-out message carries, if any.
+pub fn sweep_name(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let name = value.get("name")?.as_str()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// An account of `ListAccounts` is swept unless Organizations says it is not active. `State`
+/// replaced `Status` (retired on 2026-09-09); with neither, the account is swept: if it
+/// cannot be read, its own alert says so, where a skip would say nothing.
+fn swept(account: &aws_sdk_organizations::types::Account) -> bool {
+    use aws_sdk_organizations::types::{AccountState, AccountStatus};
+    match (account.state(), account.status()) {
+        (Some(state), _) => *state == AccountState::Active,
+        (None, Some(status)) => *status == AccountStatus::Active,
+        (None, None) => true,
+    }
 }
 
 /// The target of a fan-out message, or why the body is not one.
@@ -59,6 +91,7 @@ impl Hub {
             sqs: aws_sdk_sqs::Client::new(sdk),
             organizations: aws_sdk_organizations::Client::new(sdk),
             clients: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }
@@ -117,6 +150,51 @@ impl Hub {
         Ok(clients)
     }
 
+    /// Keeps what Organizations said an account is called (`None`: it could not say).
+    pub fn remember_name(&self, account: &str, name: Option<&str>) {
+        if let Ok(mut names) = self.names.lock() {
+            names.insert(
+                account.to_string(),
+                name.filter(|n| !n.is_empty()).map(str::to_string),
+            );
+        }
+    }
+
+    fn known_name(&self, account: &str) -> Option<String> {
+        self.names
+            .lock()
+            .ok()
+            .and_then(|n| n.get(account).cloned().flatten())
+    }
+
+    /// The account's name, for the alerts: from the sweep or an earlier look-up, else
+    /// `organizations:DescribeAccount` once per container (only the management account or a
+    /// delegated administrator may call it; elsewhere the alerts show the id alone).
+    pub async fn account_name(&self, account: &str) -> Option<String> {
+        if let Some(known) = self.names.lock().ok().and_then(|n| n.get(account).cloned()) {
+            return known;
+        }
+        let name = match self
+            .organizations
+            .describe_account()
+            .account_id(account)
+            .send()
+            .await
+        {
+            Ok(out) => out.account().and_then(|a| a.name()).map(str::to_string),
+            Err(e) => {
+                tracing::debug!(
+                    account,
+                    error = %one_line(&DisplayErrorContext(&e).to_string()),
+                    "the account's name is not readable; alerts show its id"
+                );
+                None
+            }
+        };
+        self.remember_name(account, name.as_deref());
+        name
+    }
+
     /// Every (account, region) the sweep covers: the listed members, or the organization's
     /// active accounts.
     pub async fn targets(&self) -> Result<Vec<Target>, String> {
@@ -132,11 +210,9 @@ impl Hub {
                     )
                 })?;
                 for a in page.accounts() {
-                    let active = a
-                        .status()
-                        .is_some_and(|s| s.as_str().eq_ignore_ascii_case("ACTIVE"));
-                    if let (Some(id), true) = (a.id(), active) {
+                    if let (Some(id), true) = (a.id(), swept(a)) {
                         accounts.push(id.to_string());
+                        self.remember_name(id, a.name());
                     }
                 }
             }
@@ -157,9 +233,13 @@ impl Hub {
     }
 
     /// Sends one message per target to the sweep queue, ten a call; returns how many went.
+    /// A refused call or entry does not stop the rest (each target is audited on its own);
+    /// the error afterwards names what did not go, so the sweep is retried (a target sent
+    /// twice is audited twice, which changes nothing).
     pub async fn fan_out(&self, targets: &[Target]) -> Result<usize, String> {
         let sqs = &self.sqs;
         let mut sent = 0;
+        let mut problems: Vec<String> = Vec::new();
         for chunk in targets.chunks(10) {
             let entries: Vec<SendMessageBatchRequestEntry> = chunk
                 .iter()
@@ -167,35 +247,56 @@ impl Hub {
                 .map(|(i, t)| {
                     SendMessageBatchRequestEntry::builder()
                         .id(format!("t{i}"))
-                        .message_body(sweep_message(t))
+                        .message_body(sweep_message(t, self.known_name(&t.account).as_deref()))
                         .build()
                         .map_err(|e| e.to_string())
                 })
                 .collect::<Result<_, _>>()?;
-            let out = sqs
+            match sqs
                 .send_message_batch()
                 .queue_url(&self.config.sweep_queue_url)
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| {
-                    format!(
-                        "sqs:SendMessage to {} failed: {}",
-                        self.config.sweep_queue_url,
-                        one_line(&DisplayErrorContext(&e).to_string())
-                    )
-                })?;
-            if let Some(failed) = out.failed().first() {
-                return Err(format!(
-                    "sqs:SendMessage to {} refused an entry: {} {}",
-                    self.config.sweep_queue_url,
-                    failed.code(),
-                    failed.message().unwrap_or_default()
-                ));
+            {
+                Ok(out) => {
+                    sent += out.successful().len();
+                    for failed in out.failed() {
+                        let target = failed
+                            .id()
+                            .strip_prefix('t')
+                            .and_then(|i| i.parse::<usize>().ok())
+                            .and_then(|i| chunk.get(i));
+                        problems.push(format!(
+                            "{}: {} {}",
+                            target.map_or_else(|| failed.id().to_string(), |t| t.to_string()),
+                            failed.code(),
+                            failed.message().unwrap_or_default()
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!(
+                    "{} targets ({}): {}",
+                    chunk.len(),
+                    chunk
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    one_line(&DisplayErrorContext(&e).to_string())
+                )),
             }
-            sent += out.successful().len();
         }
-        Ok(sent)
+        if problems.is_empty() {
+            Ok(sent)
+        } else {
+            Err(format!(
+                "sqs:SendMessage to {} sent {sent} of {} targets; not sent: {}",
+                self.config.sweep_queue_url,
+                targets.len(),
+                problems.join("; ")
+            ))
+        }
     }
 }
 
@@ -220,7 +321,11 @@ mod tests {
             account: "111111111111".into(),
             region: "eu-west-1".into(),
         };
-        assert_eq!(sweep_target(&sweep_message(&t)), Ok(t));
+        assert_eq!(sweep_target(&sweep_message(&t, None)), Ok(t.clone()));
+        assert_eq!(sweep_name(&sweep_message(&t, None)), None);
+        let named = sweep_message(&t, Some("payments \"prod\""));
+        assert_eq!(sweep_target(&named), Ok(t));
+        assert_eq!(sweep_name(&named).as_deref(), Some("payments \"prod\""));
         for body in [
             "",
             "{}",
@@ -229,6 +334,34 @@ mod tests {
         ] {
             assert!(sweep_target(body).is_err(), "{body}");
         }
+    }
+
+    #[test]
+    fn an_account_is_swept_unless_organizations_says_it_is_not_active() {
+        use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
+        let with = |state: Option<AccountState>, status: Option<AccountStatus>| {
+            swept(
+                &Account::builder()
+                    .set_state(state)
+                    .set_status(status)
+                    .build(),
+            )
+        };
+        assert!(with(Some(AccountState::Active), None));
+        for state in [
+            AccountState::Suspended,
+            AccountState::Closed,
+            AccountState::PendingClosure,
+            AccountState::PendingActivation,
+        ] {
+            assert!(!with(Some(state.clone()), None), "{state:?}");
+            // State decides when both are sent.
+            assert!(!with(Some(state), Some(AccountStatus::Active)));
+        }
+        // Before State existed, Status; with neither, swept (and alerted if unreadable).
+        assert!(!with(None, Some(AccountStatus::Suspended)));
+        assert!(with(None, Some(AccountStatus::Active)));
+        assert!(with(None, None));
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct MappingReport {
     /// The account it lives in, when one run reads several (a hub, `--accounts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The account's name, when Organizations told the hub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -303,6 +306,7 @@ fn evaluate_mapping(index: &Index<'_>, esm: &EventSourceMapping) -> MappingRepor
         findings,
         lambda_report,
         account: None,
+        account_name: None,
     };
     // Lambda's report says something else once the rest is known to be fine.
     reported::reassess(&mut report, None);

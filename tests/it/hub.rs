@@ -88,6 +88,47 @@ async fn hub_deps(hub: &Account, members: &[&Account], regions: &[&str]) -> (Dep
     (d, queue)
 }
 
+/// A queue subscribed to the hub's alert topic.
+async fn subscribed_queue(hub: &Account, deps: &Deps) -> String {
+    let sqs = aws_sdk_sqs::Client::new(&hub.config);
+    let url = sqs
+        .create_queue()
+        .queue_name("hub-alerts")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .unwrap()
+        .to_string();
+    aws_sdk_sns::Client::new(&hub.config)
+        .subscribe()
+        .topic_arn(&deps.config.alert_topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:{}:hub-alerts", hub.id))
+        .send()
+        .await
+        .expect("Subscribe");
+    url
+}
+
+/// The messages (SNS `Message`, Chatbot JSON as text) the queue holds.
+async fn received(hub: &Account, url: &str) -> Vec<String> {
+    let page = aws_sdk_sqs::Client::new(&hub.config)
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    page.messages()
+        .iter()
+        .map(|m| {
+            let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            envelope["Message"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
 /// A member's CreateEventSourceMapping, as the hub's bus delivers it.
 fn forwarded(member: &Account, uuid: &str) -> Value {
     let path = format!(
@@ -109,6 +150,13 @@ async fn a_members_event_alerts_at_the_hub_with_the_members_account() {
     let bad = mapping(&broken, 121, false).await;
     let good = mapping(&healthy, 122, true).await;
     let (deps, _) = hub_deps(&hub, &[&broken, &healthy], &["us-east-1"]).await;
+    // The broken member is in the hub's organization, under a name; the healthy one is not.
+    control(
+        "POST",
+        "/_esm_guard/organizations/account",
+        Some(&json!({"ManagementAccount": hub.id, "Id": broken.id, "Name": "payments-prod"})),
+    );
+    let alerts = subscribed_queue(&hub, &deps).await;
 
     let outcome = handle(&deps, &forwarded(&broken, &bad), NOW)
         .await
@@ -123,6 +171,14 @@ async fn a_members_event_alerts_at_the_hub_with_the_members_account() {
         "{calls:?}"
     );
     assert!(hub.requests().iter().any(|c| c == "sts:AssumeRole"));
+    // The alert names the member account, and its name from Organizations.
+    let messages = received(&hub, &alerts).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let text = &messages[0];
+    assert!(
+        text.contains(&broken.id) && text.contains("payments-prod"),
+        "{text}"
+    );
     // The state row carries the member's account.
     let item = aws_sdk_dynamodb::Client::new(&hub.config)
         .get_item()
@@ -158,32 +214,14 @@ async fn a_members_event_alerts_at_the_hub_with_the_members_account() {
     assert!(ignored.detail.contains("not a member"), "{ignored:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sweep_fans_out_per_member_and_region_and_survives_a_missing_role() {
-    let hub = account().await;
-    let m1 = member(&hub, true).await;
-    let m2 = member(&hub, true).await;
-    let m3 = member(&hub, false).await; // no audit role: it cannot be read
-    mapping(&m1, 123, false).await;
-    mapping(&m2, 124, true).await;
-    let regions = ["us-east-1", "us-west-2"];
-    let (deps, queue) = hub_deps(&hub, &[&m1, &m2, &m3], &regions).await;
-
-    let sweep = json!({
-        "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.scheduler",
-        "account": hub.id, "time": "2027-01-15T08:00:00Z", "region": "us-east-1",
-        "resources": [], "detail": "{}"
-    });
-    let fanned = handle(&deps, &sweep, NOW).await.expect("fan out");
-    assert_eq!(fanned.fanned_out, Some(6), "{fanned:?}");
-
-    // The queue holds one message per (account, region): deliver them as Lambda would.
+/// The sweep queue's messages, removed from it, as the records Lambda delivers.
+async fn drain(hub: &Account, queue: &str) -> Vec<Value> {
     let sqs = aws_sdk_sqs::Client::new(&hub.config);
     let mut records = Vec::new();
     loop {
         let page = sqs
             .receive_message()
-            .queue_url(&queue)
+            .queue_url(queue)
             .max_number_of_messages(10)
             .send()
             .await
@@ -202,13 +240,110 @@ async fn a_sweep_fans_out_per_member_and_region_and_survives_a_missing_role() {
                 "awsRegion": "us-east-1"
             }));
             sqs.delete_message()
-                .queue_url(&queue)
+                .queue_url(queue)
                 .receipt_handle(m.receipt_handle().unwrap())
                 .send()
                 .await
                 .unwrap();
         }
     }
+    records
+}
+
+fn sweep_event(hub: &Account) -> Value {
+    json!({
+        "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+        "account": hub.id, "time": "2027-01-15T08:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": "{}"
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_of_the_organization_skips_what_is_not_active_and_names_each_account() {
+    let hub = account().await;
+    let alpha = member(&hub, true).await;
+    let beta = member(&hub, true).await;
+    mapping(&alpha, 125, false).await;
+    mapping(&beta, 126, false).await;
+    for (m, name, state) in [(&alpha, "alpha", "ACTIVE"), (&beta, "beta", "SUSPENDED")] {
+        control(
+            "POST",
+            "/_esm_guard/organizations/account",
+            Some(&json!({"ManagementAccount": hub.id, "Id": m.id, "Name": name, "Status": state})),
+        );
+    }
+    // MemberAccounts empty: the members are the organization's (the emulator answers
+    // ListAccounts with State only, as AWS does since Status was retired).
+    let (deps, queue) = hub_deps(&hub, &[], &["us-east-1"]).await;
+    let alerts = subscribed_queue(&hub, &deps).await;
+    let fanned = handle(&deps, &sweep_event(&hub), NOW)
+        .await
+        .expect("fan out");
+    // The management account and alpha; beta is suspended.
+    assert_eq!(fanned.fanned_out, Some(2), "{fanned:?}");
+    let records = drain(&hub, &queue).await;
+    let bodies: Vec<Value> = records
+        .iter()
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
+    let alpha_record = records
+        .iter()
+        .zip(&bodies)
+        .find(|(_, b)| b["account"] == json!(alpha.id))
+        .map(|(r, _)| r.clone())
+        .expect("alpha's message");
+    assert!(
+        bodies.iter().any(|b| b["account"] == json!(hub.id)),
+        "{bodies:?}"
+    );
+    assert!(
+        bodies.iter().all(|b| b["account"] != json!(beta.id)),
+        "{bodies:?}"
+    );
+
+    // A consumer in another container: the name comes with the message, not from a call.
+    let consumer = Deps::new(&hub.config, deps.config.clone());
+    consumer.account.set(hub.id.clone()).unwrap();
+    hub.clear_requests();
+    let outcome = handle(&consumer, &json!({"Records": [alpha_record]}), NOW + 60)
+        .await
+        .expect("batch");
+    assert!(outcome.batch_item_failures.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.verdicts.fail, 1, "{outcome:?}");
+    assert!(
+        !hub.requests()
+            .iter()
+            .any(|c| c == "organizations:DescribeAccount"),
+        "{:?}",
+        hub.requests()
+    );
+    let messages = received(&hub, &alerts).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains(&alpha.id) && messages[0].contains("alpha"),
+        "{}",
+        messages[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sweep_fans_out_per_member_and_region_and_survives_a_missing_role() {
+    let hub = account().await;
+    let m1 = member(&hub, true).await;
+    let m2 = member(&hub, true).await;
+    let m3 = member(&hub, false).await; // no audit role: it cannot be read
+    mapping(&m1, 123, false).await;
+    mapping(&m2, 124, true).await;
+    let regions = ["us-east-1", "us-west-2"];
+    let (deps, queue) = hub_deps(&hub, &[&m1, &m2, &m3], &regions).await;
+
+    let fanned = handle(&deps, &sweep_event(&hub), NOW)
+        .await
+        .expect("fan out");
+    assert_eq!(fanned.fanned_out, Some(6), "{fanned:?}");
+
+    // The queue holds one message per (account, region): deliver them as Lambda would.
+    let records = drain(&hub, &queue).await;
     assert_eq!(records.len(), 6);
     let mut targets: Vec<(String, String)> = records
         .iter()

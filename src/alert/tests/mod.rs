@@ -53,6 +53,7 @@ pub(super) fn mapping(findings: Vec<Finding>) -> MappingReport {
         findings,
         lambda_report: None,
         account: None,
+        account_name: None,
     }
 }
 
