@@ -59,6 +59,16 @@ pub fn key(uuid: &str) -> String {
     format!("esm#{uuid}")
 }
 
+/// The sparse index of open alerts by where their mapping lives (the template's
+/// `StateTable`): an item has `open_target` only while its alert is open and its account and
+/// region are known, so a hub's sweep of one member reads that member's open alerts alone.
+pub const OPEN_INDEX: &str = "open-by-target";
+
+/// The `open_target` of an alert of `account` in `region`.
+pub fn open_target(account: &str, region: &str) -> String {
+    format!("{account}#{region}")
+}
+
 impl StateStore {
     pub fn new(dynamodb: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         StateStore {
@@ -158,6 +168,12 @@ impl StateStore {
                 item.insert(name.into(), AttributeValue::S(value.clone()));
             }
         }
+        if let (true, Some(account), Some(region)) = (state.open, &state.account, &state.region) {
+            item.insert(
+                "open_target".into(),
+                AttributeValue::S(open_target(account, region)),
+            );
+        }
         if let Some(confirm) = &state.confirm {
             // JSON in one string: the table's schema stays one flat item.
             let json = serde_json::to_string(confirm).unwrap_or_default();
@@ -213,9 +229,53 @@ impl StateStore {
         }
     }
 
+    /// The open alerts of one member's mappings in one region, from the sparse index (a hub's
+    /// table holds every member's rows: a scan would read them all for each member). The
+    /// index is eventually consistent: an alert opened a moment ago may be missed, and is
+    /// then closed by the next sweep; nothing is closed that should stay open.
+    pub async fn open_mappings_of(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<Vec<OpenAlert>, StateError> {
+        let dynamodb = &self.dynamodb;
+        let mut open = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            self.count();
+            let out = dynamodb
+                .query()
+                .table_name(&self.table)
+                .index_name(OPEN_INDEX)
+                .key_condition_expression("open_target = :t")
+                .expression_attribute_values(":t", AttributeValue::S(open_target(account, region)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.failed("Query", e))?;
+            for item in out.items() {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    if let Some(uuid) = pk.strip_prefix("esm#") {
+                        open.push(OpenAlert {
+                            uuid: uuid.to_string(),
+                            account: Some(account.to_string()),
+                            region: Some(region.to_string()),
+                        });
+                    }
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(open)
+    }
+
     /// The mappings whose alert is open (a sweep closes those whose mapping is gone), with
-    /// the account and region they were alerted in (none: the function's own). A scan: the
-    /// table holds one small item per mapping.
+    /// the account and region they were alerted in (none: the function's own). A scan: in
+    /// a single account the table holds one small item per mapping that has alerted, and
+    /// rows written before the index existed are found too.
     pub async fn open_mappings(&self) -> Result<Vec<OpenAlert>, StateError> {
         let dynamodb = &self.dynamodb;
         let mut open = Vec::new();

@@ -9,4 +9,5 @@ pub mod event;
 pub mod handler;
 pub mod hub;
 pub mod metrics;
+mod outcome;
 mod settle;

@@ -111,22 +111,28 @@ async fn subscribed_queue(hub: &Account, deps: &Deps) -> String {
     url
 }
 
-/// The messages (SNS `Message`, Chatbot JSON as text) the queue holds.
+/// The messages (SNS `Message`, Chatbot JSON as text) the queue holds, removed from it.
 async fn received(hub: &Account, url: &str) -> Vec<String> {
-    let page = aws_sdk_sqs::Client::new(&hub.config)
+    let sqs = aws_sdk_sqs::Client::new(&hub.config);
+    let page = sqs
         .receive_message()
         .queue_url(url)
         .max_number_of_messages(10)
         .send()
         .await
         .expect("ReceiveMessage");
-    page.messages()
-        .iter()
-        .map(|m| {
-            let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            envelope["Message"].as_str().unwrap_or_default().to_string()
-        })
-        .collect()
+    let mut out = Vec::new();
+    for m in page.messages() {
+        let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        out.push(envelope["Message"].as_str().unwrap_or_default().to_string());
+        sqs.delete_message()
+            .queue_url(url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .expect("DeleteMessage");
+    }
+    out
 }
 
 /// A member's CreateEventSourceMapping, as the hub's bus delivers it.
@@ -263,7 +269,7 @@ async fn a_sweep_of_the_organization_skips_what_is_not_active_and_names_each_acc
     let hub = account().await;
     let alpha = member(&hub, true).await;
     let beta = member(&hub, true).await;
-    mapping(&alpha, 125, false).await;
+    let alpha_mapping = mapping(&alpha, 125, false).await;
     mapping(&beta, 126, false).await;
     for (m, name, state) in [(&alpha, "alpha", "ACTIVE"), (&beta, "beta", "SUSPENDED")] {
         control(
@@ -305,9 +311,13 @@ async fn a_sweep_of_the_organization_skips_what_is_not_active_and_names_each_acc
     let consumer = Deps::new(&hub.config, deps.config.clone());
     consumer.account.set(hub.id.clone()).unwrap();
     hub.clear_requests();
-    let outcome = handle(&consumer, &json!({"Records": [alpha_record]}), NOW + 60)
-        .await
-        .expect("batch");
+    let outcome = handle(
+        &consumer,
+        &json!({"Records": [alpha_record.clone()]}),
+        NOW + 60,
+    )
+    .await
+    .expect("batch");
     assert!(outcome.batch_item_failures.is_empty(), "{outcome:?}");
     assert_eq!(outcome.verdicts.fail, 1, "{outcome:?}");
     assert!(
@@ -324,6 +334,32 @@ async fn a_sweep_of_the_organization_skips_what_is_not_active_and_names_each_acc
         "{}",
         messages[0]
     );
+
+    // The mapping is deleted with no event reaching the hub: alpha's next sweep finds its
+    // open alert through the index of alpha's open alerts (a query, never a scan of every
+    // member's rows) and closes it.
+    aws_sdk_lambda::Client::new(&alpha.config)
+        .delete_event_source_mapping()
+        .uuid(&alpha_mapping)
+        .send()
+        .await
+        .expect("DeleteEventSourceMapping");
+    hub.clear_requests();
+    let again = handle(&consumer, &json!({"Records": [alpha_record]}), NOW + 120)
+        .await
+        .expect("batch");
+    assert!(again.batch_item_failures.is_empty(), "{again:?}");
+    let closed: Vec<_> = again
+        .alerts
+        .iter()
+        .map(|a| (a.uuid.as_str(), a.kind))
+        .collect();
+    assert_eq!(closed.len(), 1, "{again:?}");
+    assert_eq!(closed[0].0, alpha_mapping, "{again:?}");
+    let calls = hub.requests();
+    assert!(calls.iter().any(|c| c == "dynamodb:Query"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c == "dynamodb:Scan"), "{calls:?}");
+    assert_eq!(received(&hub, &alerts).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

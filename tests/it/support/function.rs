@@ -1,7 +1,8 @@
 //! What the function's tests share: its DynamoDB state table and its configuration.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use esm_guard::lambda::config::{Config, Remediation};
 use esm_guard::rules::Severity;
@@ -11,22 +12,38 @@ use super::emulator::Account;
 /// The state table's name in every test account.
 pub const TABLE: &str = "esm-guard-state";
 
-/// Creates the state table as the template does (partition key `pk`, on demand).
+/// Creates the state table as the template does (partition key `pk`, on demand, the
+/// sparse index of open alerts by account and region).
 pub async fn create_state_table(account: &Account) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let hash = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
+    };
     aws_sdk_dynamodb::Client::new(&account.config)
         .create_table()
         .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("open_target"))
+        .key_schema(hash("pk"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(esm_guard::aws::state::OPEN_INDEX)
+                .key_schema(hash("open_target"))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )

@@ -269,10 +269,13 @@ pub fn authorizations(
             vec![Authorization::on(&action, request.param("Arn")?.to_string())]
         }
         ("dynamodb", "GetItem" | "PutItem" | "DeleteItem" | "Scan" | "UpdateItem" | "Query") => {
-            vec![Authorization::on(
-                &action,
-                arn("dynamodb", format!("table/{}", request.param("TableName")?)),
-            )]
+            // A query or scan of an index is authorized on the index's ARN.
+            let table = request.param("TableName")?;
+            let resource = match request.params["IndexName"].as_str() {
+                Some(index) => format!("table/{table}/index/{index}"),
+                None => format!("table/{table}"),
+            };
+            vec![Authorization::on(&action, arn("dynamodb", resource))]
         }
         ("scheduler", "CreateSchedule" | "DeleteSchedule") => {
             let group = request.params["GroupName"].as_str().unwrap_or("default");
