@@ -12,6 +12,11 @@ pub fn thread(account: &str, region: &str) -> String {
     format!("account-{account}-{region}")
 }
 
+/// Whether a state row's key is such a thread, not a mapping's UUID (hex and dashes).
+pub fn is_thread(key: &str) -> bool {
+    key.starts_with("account-")
+}
+
 /// The message for a target that cannot be read (`error`), or that can again (`None`).
 pub fn compose(
     account: &str,

@@ -168,7 +168,13 @@ impl StateStore {
                 item.insert(name.into(), AttributeValue::S(value.clone()));
             }
         }
-        if let (true, Some(account), Some(region)) = (state.open, &state.account, &state.region) {
+        // Only mappings' alerts: an account's "cannot read" alert is closed by its own path.
+        if let (true, false, Some(account), Some(region)) = (
+            state.open,
+            crate::alert::unreachable::is_thread(uuid),
+            &state.account,
+            &state.region,
+        ) {
             item.insert(
                 "open_target".into(),
                 AttributeValue::S(open_target(account, region)),

@@ -20,24 +20,29 @@ const ROLE: &str = "esm-guard-audit";
 async fn member(hub: &Account, role: bool) -> Account {
     let member = account().await;
     if role {
-        control(
-            "POST",
-            "/_esm_guard/iam/role",
-            Some(&json!({
-                "Account": member.id,
-                "RoleName": ROLE,
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"AWS": format!("arn:aws:iam::{}:root", hub.id)},
-                        "Action": "sts:AssumeRole"
-                    }]
-                }
-            })),
-        );
+        give_role(hub, &member);
     }
     member
+}
+
+/// The member's audit role, trusting the hub.
+fn give_role(hub: &Account, member: &Account) {
+    control(
+        "POST",
+        "/_esm_guard/iam/role",
+        Some(&json!({
+            "Account": member.id,
+            "RoleName": ROLE,
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"AWS": format!("arn:aws:iam::{}:root", hub.id)},
+                    "Action": "sts:AssumeRole"
+                }]
+            }
+        })),
+    );
 }
 
 /// A mapping in `member` whose cluster group admits its broker port (healthy) or not.
@@ -441,6 +446,26 @@ async fn a_sweep_fans_out_per_member_and_region_and_survives_a_missing_role() {
     assert_eq!(outcome.verdicts.fail, 1, "{outcome:?}");
     assert_eq!(outcome.alerts.len(), 3, "{kinds:?}");
 
+    // An account's "cannot read" alert is kept out of the index of open mapping alerts:
+    // a member's sweep never asks Lambda for a mapping of that name.
+    let row = aws_sdk_dynamodb::Client::new(&hub.config)
+        .get_item()
+        .table_name(crate::support::function::TABLE)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("esm#account-{}-us-east-1", m3.id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let row = row.item().expect("the unreachable alert's row");
+    assert_eq!(
+        row.get("open").and_then(|o| o.as_bool().ok()),
+        Some(&true),
+        "{row:?}"
+    );
+    assert!(!row.contains_key("open_target"), "{row:?}");
+
     // The next batch: the same missing role says nothing more.
     let again = handle(&deps, &json!({"Records": [records[0].clone()]}), NOW + 120)
         .await
@@ -448,6 +473,40 @@ async fn a_sweep_fans_out_per_member_and_region_and_survives_a_missing_role() {
     assert!(
         again.alerts.iter().all(|a| !a.uuid.starts_with("account-")),
         "{again:?}"
+    );
+
+    // The role is made: m3's next sweep closes its "cannot read" alert, and only that (the
+    // alert is an account's, never taken for a deleted mapping).
+    give_role(&hub, &m3);
+    m3.clear_requests();
+    let m3_east = records
+        .iter()
+        .find(|r| {
+            let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            body["account"] == json!(m3.id) && body["region"] == json!("us-east-1")
+        })
+        .cloned()
+        .expect("m3's us-east-1 message");
+    let readable = handle(&deps, &json!({"Records": [m3_east]}), NOW + 180)
+        .await
+        .unwrap();
+    assert!(readable.batch_item_failures.is_empty(), "{readable:?}");
+    let sent: Vec<(String, &str)> = readable
+        .alerts
+        .iter()
+        .map(|a| (a.uuid.clone(), a.kind))
+        .collect();
+    assert_eq!(
+        sent,
+        [(format!("account-{}-us-east-1", m3.id), "resolved")],
+        "{readable:?}"
+    );
+    assert!(
+        !m3.requests()
+            .iter()
+            .any(|c| c == "lambda:GetEventSourceMapping"),
+        "{:?}",
+        m3.requests()
     );
 }
 
