@@ -189,32 +189,17 @@ impl Collector<'_> {
         arns: &BTreeSet<String>,
         snapshot: &mut Snapshot,
     ) -> Result<(), CollectError> {
-        const CALL: &str = "kafka:DescribeVpcConnection";
         let kafka = &self.clients.kafka;
-        for arn in arns {
-            self.count(CALL);
-            let class = match self
-                .bounded(kafka.describe_vpc_connection().arn(arn).send())
-                .await
-            {
-                None => ErrorClass::Deadline,
-                Some(Ok(out)) => match from_kafka::vpc_connection(&out) {
-                    Ok(connection) => {
-                        snapshot.vpc_connections.push(connection);
-                        continue;
-                    }
-                    Err(what) => ErrorClass::Incomplete(what),
-                },
-                Some(Err(e)) => match judge(CALL, &e)? {
-                    // Gone: the mapping's source does not exist (cluster-not-found).
-                    ErrorClass::NotFound { .. } => continue,
-                    class => class,
-                },
-            };
-            snapshot
-                .gaps
-                .push(gap(CALL, &class, GapScope::Cluster(arn.clone())));
-        }
+        let found = self
+            .describe_each(
+                "kafka:DescribeVpcConnection",
+                arns,
+                |arn| kafka.describe_vpc_connection().arn(arn).send(),
+                from_kafka::vpc_connection,
+                snapshot,
+            )
+            .await?;
+        snapshot.vpc_connections.extend(found);
         Ok(())
     }
 
@@ -225,34 +210,61 @@ impl Collector<'_> {
         arns: &BTreeSet<String>,
         snapshot: &mut Snapshot,
     ) -> Result<(), CollectError> {
-        const CALL: &str = "mq:DescribeBroker";
         let mq = &self.clients.mq;
+        let found = self
+            .describe_each(
+                "mq:DescribeBroker",
+                arns,
+                // The broker id is the ARN's last part.
+                |arn| {
+                    let id = arn.rsplit(':').next().unwrap_or(arn);
+                    mq.describe_broker().broker_id(id).send()
+                },
+                from_sources::mq_broker,
+                snapshot,
+            )
+            .await?;
+        snapshot.mq_brokers.extend(found);
+        Ok(())
+    }
+
+    /// One describe call per ARN (`send`), its answer read by `read`. A source that is gone
+    /// is left out (the mapping's rule says `cluster-not-found`); one that cannot be read,
+    /// or reads incomplete, is a gap on that source, never a default.
+    async fn describe_each<'a, T, O, E, Fut>(
+        &self,
+        call: &'static str,
+        arns: &'a BTreeSet<String>,
+        send: impl Fn(&'a str) -> Fut,
+        read: impl Fn(&O) -> Result<T, String>,
+        snapshot: &mut Snapshot,
+    ) -> Result<Vec<T>, CollectError>
+    where
+        Fut: std::future::Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut found = Vec::new();
         for arn in arns {
-            let id = arn.rsplit(':').next().unwrap_or(arn);
-            self.count(CALL);
-            let class = match self
-                .bounded(mq.describe_broker().broker_id(id).send())
-                .await
-            {
+            self.count(call);
+            let class = match self.bounded(send(arn)).await {
                 None => ErrorClass::Deadline,
-                Some(Ok(out)) => match from_sources::mq_broker(&out) {
-                    Ok(broker) => {
-                        snapshot.mq_brokers.push(broker);
+                Some(Ok(out)) => match read(&out) {
+                    Ok(item) => {
+                        found.push(item);
                         continue;
                     }
                     Err(what) => ErrorClass::Incomplete(what),
                 },
-                Some(Err(e)) => match judge(CALL, &e)? {
-                    // Gone: the mapping's source does not exist (cluster-not-found).
+                Some(Err(e)) => match judge(call, &e)? {
                     ErrorClass::NotFound { .. } => continue,
                     class => class,
                 },
             };
             snapshot
                 .gaps
-                .push(gap(CALL, &class, GapScope::Cluster(arn.clone())));
+                .push(gap(call, &class, GapScope::Cluster(arn.clone())));
         }
-        Ok(())
+        Ok(found)
     }
 
     /// DocumentDB clusters: one `DescribeDBClusters` for all of them (a `db-cluster-id`
