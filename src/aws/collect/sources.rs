@@ -304,11 +304,31 @@ impl Collector<'_> {
                 );
             }
         }
+        // A cluster answered without its ARN could be any of those asked for: each asked-for
+        // cluster missing from the answer is then unknown, not gone (cluster-not-found).
+        if clusters.iter().any(|c| c.db_cluster_arn().is_none()) {
+            let answered: BTreeSet<&str> =
+                clusters.iter().filter_map(|c| c.db_cluster_arn()).collect();
+            let what = format!("{CLUSTERS} answered a cluster without DBClusterArn");
+            snapshot.gaps.extend(
+                arns.iter()
+                    .filter(|a| !answered.contains(a.as_str()))
+                    .map(|a| {
+                        gap(
+                            CLUSTERS,
+                            &ErrorClass::Incomplete(what.clone()),
+                            GapScope::Cluster(a.clone()),
+                        )
+                    }),
+            );
+        }
         // Each cluster's subnet group, read once however many clusters share it.
         let mut groups: BTreeMap<String, Result<aws_sdk_docdb::types::DbSubnetGroup, ErrorClass>> =
             BTreeMap::new();
         for c in &clusters {
-            let arn = c.db_cluster_arn().unwrap_or_default().to_string();
+            let Some(arn) = c.db_cluster_arn().map(str::to_string) else {
+                continue;
+            };
             if !arns.contains(&arn) {
                 continue;
             }
