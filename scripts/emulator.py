@@ -1660,6 +1660,22 @@ def _patch_mq() -> None:
         require(name)
 
 
+def _state_control(payload: Any, id_key: str, state_key: str, states: tuple[str, ...] | None) -> tuple[str, str]:
+    """The body of a control that sets one resource's state: exactly ``{id_key, state_key}``,
+    the state one of ``states`` (any string when None: DocumentDB's statuses are many)."""
+    if not isinstance(payload, dict) or not payload.get(id_key) or not payload.get(state_key):
+        raise ValueError(f"body must be {{\"{id_key}\": ..., \"{state_key}\": ...}}")
+    if set(payload) - {id_key, state_key}:
+        raise ValueError(f"unknown fields: {sorted(set(payload) - {id_key, state_key})}")
+    state = payload[state_key]
+    if states is None:
+        if not isinstance(state, str):
+            raise ValueError(f"{state_key} must be a string (available, creating, deleting, stopped, failed, ...)")
+    elif state not in states:
+        raise ValueError(f"{state_key} must be one of {', '.join(states)}")
+    return str(payload[id_key]), state
+
+
 def find_mq_broker(broker_id: str) -> Any:
     from moto.mq.models import mq_backends
 
@@ -3491,40 +3507,25 @@ class EsmGuardApp:
             cluster.state = str(payload["State"])
             return 200, {"ClusterArn": cluster.arn, "State": cluster.state}
         if path == "/_esm_guard/kafka/vpc-connection" and method == "POST":
-            if not isinstance(payload, dict) or not payload.get("Arn") or not payload.get("State"):
-                raise ValueError("body must be {\"Arn\": ..., \"State\": ...}")
-            if set(payload) - {"Arn", "State"}:
-                raise ValueError(f"unknown fields: {sorted(set(payload) - {'Arn', 'State'})}")
-            if payload["State"] not in VPC_CONNECTION_STATES:
-                raise ValueError(f"State must be one of {', '.join(VPC_CONNECTION_STATES)}")
-            connection = find_kafka_vpc_connection(str(payload["Arn"]))
+            arn, state = _state_control(payload, "Arn", "State", VPC_CONNECTION_STATES)
+            connection = find_kafka_vpc_connection(arn)
             if connection is None:
-                return 404, {"error": f"no MSK VPC connection {payload['Arn']}"}
-            connection.state = payload["State"]
+                return 404, {"error": f"no MSK VPC connection {arn}"}
+            connection.state = state
             return 200, {"Arn": connection.arn, "State": connection.state}
         if path == "/_esm_guard/mq/broker" and method == "POST":
-            if not isinstance(payload, dict) or not payload.get("BrokerId") or not payload.get("BrokerState"):
-                raise ValueError("body must be {\"BrokerId\": ..., \"BrokerState\": ...}")
-            if set(payload) - {"BrokerId", "BrokerState"}:
-                raise ValueError(f"unknown fields: {sorted(set(payload) - {'BrokerId', 'BrokerState'})}")
-            if payload["BrokerState"] not in MQ_BROKER_STATES:
-                raise ValueError(f"BrokerState must be one of {', '.join(MQ_BROKER_STATES)}")
-            broker = find_mq_broker(str(payload["BrokerId"]))
+            broker_id, state = _state_control(payload, "BrokerId", "BrokerState", MQ_BROKER_STATES)
+            broker = find_mq_broker(broker_id)
             if broker is None:
-                return 404, {"error": f"no Amazon MQ broker {payload['BrokerId']}"}
-            broker.state = payload["BrokerState"]
+                return 404, {"error": f"no Amazon MQ broker {broker_id}"}
+            broker.state = state
             return 200, {"BrokerId": broker.id, "BrokerState": broker.state}
         if path == "/_esm_guard/docdb/cluster" and method == "POST":
-            if not isinstance(payload, dict) or not payload.get("DBClusterArn") or not payload.get("Status"):
-                raise ValueError("body must be {\"DBClusterArn\": ..., \"Status\": ...}")
-            if set(payload) - {"DBClusterArn", "Status"}:
-                raise ValueError(f"unknown fields: {sorted(set(payload) - {'DBClusterArn', 'Status'})}")
-            if not isinstance(payload["Status"], str):
-                raise ValueError("Status must be a string (available, creating, deleting, stopped, failed, ...)")
-            cluster = find_rds_cluster(str(payload["DBClusterArn"]))
+            arn, status = _state_control(payload, "DBClusterArn", "Status", None)
+            cluster = find_rds_cluster(arn)
             if cluster is None:
-                return 404, {"error": f"no DB cluster {payload['DBClusterArn']}"}
-            cluster._esm_guard_status = payload["Status"]
+                return 404, {"error": f"no DB cluster {arn}"}
+            cluster._esm_guard_status = status
             return 200, {"DBClusterArn": cluster.db_cluster_arn, "Status": cluster.status}
         m = re.match(r"^/_esm_guard/ec2/nat-gateway/(nat-[\w]+)$", path)
         if m and method == "POST":
