@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::support::account::{Auth, Builder};
 use crate::support::emulator::{account, control, Account};
-use crate::support::function::deps;
+use crate::support::function::{deps, drain_envelopes};
 
 const NOW: i64 = 1_800_000_000;
 const ROLE: &str = "esm-guard-audit";
@@ -118,26 +118,11 @@ async fn subscribed_queue(hub: &Account, deps: &Deps) -> String {
 
 /// The messages (SNS `Message`, Chatbot JSON as text) the queue holds, removed from it.
 async fn received(hub: &Account, url: &str) -> Vec<String> {
-    let sqs = aws_sdk_sqs::Client::new(&hub.config);
-    let page = sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
+    drain_envelopes(&aws_sdk_sqs::Client::new(&hub.config), url)
         .await
-        .expect("ReceiveMessage");
-    let mut out = Vec::new();
-    for m in page.messages() {
-        let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-        out.push(envelope["Message"].as_str().unwrap_or_default().to_string());
-        sqs.delete_message()
-            .queue_url(url)
-            .receipt_handle(m.receipt_handle().unwrap())
-            .send()
-            .await
-            .expect("DeleteMessage");
-    }
-    out
+        .iter()
+        .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// A member's CreateEventSourceMapping, as the hub's bus delivers it.

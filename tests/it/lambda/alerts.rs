@@ -196,32 +196,16 @@ async fn filtered_subscriber(env: &Env, name: &str, filter: &str) -> String {
 }
 
 async fn kinds_in(env: &Env, url: &str) -> Vec<String> {
-    let page = env
-        .sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
+    drain_envelopes(&env.sqs, url)
         .await
-        .expect("ReceiveMessage");
-    let mut kinds = Vec::new();
-    for m in page.messages() {
-        let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-        kinds.push(
+        .iter()
+        .map(|envelope| {
             envelope["MessageAttributes"]["alert_kind"]["Value"]
                 .as_str()
                 .unwrap_or("?")
-                .to_string(),
-        );
-        env.sqs
-            .delete_message()
-            .queue_url(url)
-            .receipt_handle(m.receipt_handle().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
-    kinds
+                .to_string()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::support::account::{Auth, Builder};
 use crate::support::emulator::{account, control, Account};
-use crate::support::function::{create_state_table, default_config, TABLE};
+use crate::support::function::{create_state_table, default_config, drain_envelopes, TABLE};
 
 const NOW: i64 = 1_800_000_000;
 const HOUR: i64 = 3600;
@@ -152,72 +152,31 @@ impl Env {
 
     /// The e-mails published since the last call: (subject, text, attributes).
     async fn emails(&self) -> Vec<(String, String, Value)> {
-        let mut out = Vec::new();
-        loop {
-            let page = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.email_queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            if page.messages().is_empty() {
-                break;
-            }
-            for m in page.messages() {
-                let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-                out.push((
+        drain_envelopes(&self.sqs, &self.email_queue_url)
+            .await
+            .into_iter()
+            .map(|envelope| {
+                (
                     envelope["Subject"].as_str().unwrap_or_default().to_string(),
                     envelope["Message"].as_str().unwrap_or_default().to_string(),
                     envelope["MessageAttributes"].clone(),
-                ));
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.email_queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        out
+                )
+            })
+            .collect()
     }
 
     /// Everything published since the last call (SNS delivers to SQS within Publish here).
     async fn received(&self) -> Vec<Received> {
-        let mut out = Vec::new();
-        loop {
-            let page = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            if page.messages().is_empty() {
-                break;
-            }
-            for m in page.messages() {
-                let envelope: Value =
-                    serde_json::from_str(m.body().expect("body")).expect("SNS envelope");
-                out.push(Received {
-                    subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
-                    chatbot: serde_json::from_str(envelope["Message"].as_str().expect("Message"))
-                        .expect("Chatbot JSON"),
-                    attributes: envelope["MessageAttributes"].clone(),
-                });
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().expect("handle"))
-                    .send()
-                    .await
-                    .expect("DeleteMessage");
-            }
-        }
-        out
+        drain_envelopes(&self.sqs, &self.queue_url)
+            .await
+            .into_iter()
+            .map(|envelope| Received {
+                subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                chatbot: serde_json::from_str(envelope["Message"].as_str().expect("Message"))
+                    .expect("Chatbot JSON"),
+                attributes: envelope["MessageAttributes"].clone(),
+            })
+            .collect()
     }
 
     async fn handle(&self, event: &Value, now: i64) -> Outcome {

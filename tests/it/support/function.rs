@@ -86,3 +86,31 @@ pub async fn deps(account: &Account, remediation: Remediation) -> esm_guard::lam
     config.remediation = remediation;
     esm_guard::lambda::handler::Deps::new(&account.config, config)
 }
+
+/// Every SNS envelope (`{Subject, Message, MessageAttributes, ...}`) an SQS subscription
+/// holds, removed from the queue (SNS delivers to SQS within Publish in the emulator).
+pub async fn drain_envelopes(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    loop {
+        let page = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        if page.messages().is_empty() {
+            break;
+        }
+        for m in page.messages() {
+            out.push(serde_json::from_str(m.body().expect("body")).expect("SNS envelope"));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().expect("handle"))
+                .send()
+                .await
+                .expect("DeleteMessage");
+        }
+    }
+    out
+}
